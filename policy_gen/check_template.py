@@ -1,0 +1,243 @@
+"""check-template: find every KMS key in a template and prove its policy.
+
+The link nobody else's linter makes: which log groups point at which key, and
+whether that key's policy lets CloudWatch Logs use it for exactly those groups.
+Template-level mistakes that lose or leak logs are findings too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from policy_gen.errors import InputError
+from policy_gen.partitions import Partition
+from policy_gen.template import (
+    EncryptedLogGroup,
+    Resolver,
+    Unresolved,
+    deletion_retained,
+    encrypted_log_groups,
+    key_reference,
+    resources_of_type,
+)
+from policy_gen.validate import Finding, Report, Target, validate
+
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+
+
+@dataclass
+class KeyCheck:
+    """The outcome for one ``AWS::KMS::Key``."""
+
+    logical_id: str
+    log_groups: list[str]
+    report: Report | None
+
+
+@dataclass
+class TemplateReport:
+    findings: list[tuple[str, Finding]] = field(default_factory=list)  # (resource, finding)
+    keys: list[KeyCheck] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not any(finding.severity == "error" for _, finding in self.all_findings())
+
+    def all_findings(self) -> list[tuple[str, Finding]]:
+        found = list(self.findings)
+        for key in self.keys:
+            if key.report is not None:
+                found.extend((key.logical_id, finding) for finding in key.report.findings)
+        return found
+
+    def strict(self) -> TemplateReport:
+        promoted = TemplateReport(
+            [(r, Finding(f.code, "error", f.message, f.statement)) for r, f in self.findings],
+            [
+                KeyCheck(k.logical_id, k.log_groups, k.report.strict() if k.report else None)
+                for k in self.keys
+            ],
+        )
+        return promoted
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "findings": [
+                {**finding.as_json(), "resource": resource}
+                for resource, finding in self.all_findings()
+            ],
+            "keys": [
+                {
+                    "key": key.logical_id,
+                    "log_groups": key.log_groups,
+                    "valid": key.report.valid if key.report else None,
+                }
+                for key in self.keys
+            ],
+        }
+
+
+def check_template(
+    template: Mapping[str, Any], resolver: Resolver, partition: Partition
+) -> TemplateReport:
+    """Every template finding plus a ``validate`` run per key."""
+    report = TemplateReport()
+    groups = encrypted_log_groups(template, resolver)
+    _check_log_groups(template, resolver, groups, report)
+    _check_functions(template, resolver, report)
+    for key_id, key in resources_of_type(template, "AWS::KMS::Key"):
+        if not resolver.resource_enabled(key):
+            continue
+        mine = [group for group in groups if group.key_logical_id == key_id]
+        _check_deletion(key_id, key, mine, report)
+        report.keys.append(_check_key(key_id, key, mine, resolver, partition, report))
+    return report
+
+
+def _check_log_groups(
+    template: Mapping[str, Any],
+    resolver: Resolver,
+    groups: list[EncryptedLogGroup],
+    report: TemplateReport,
+) -> None:
+    encrypted = {group.logical_id for group in groups}
+    for logical_id, resource in resources_of_type(template, "AWS::Logs::LogGroup"):
+        if not resolver.resource_enabled(resource):
+            continue
+        kms_key_id = (resource.get("Properties") or {}).get("KmsKeyId")
+        reference = key_reference(kms_key_id)
+        if kms_key_id is None:
+            report.findings.append((logical_id, Finding(
+                "LOGGROUP_UNENCRYPTED", "error",
+                f"log group {logical_id} has no KmsKeyId: its logs are not encrypted with "
+                "a customer-managed key", None)))
+        elif reference is not None and reference[1] != "arn":
+            how = "!Ref" if reference[1] == "id" else f"!GetAtt {reference[0]}.{reference[1]}"
+            report.findings.append((logical_id, Finding(
+                "KMSKEYID_NOT_ARN", "error",
+                f"log group {logical_id} sets KmsKeyId with {how} {reference[0]}, which gives "
+                f"the key id; CloudWatch Logs needs the ARN: use !GetAtt {reference[0]}.Arn",
+                None)))
+    for group in groups:
+        if group.logical_id in encrypted and isinstance(group.name, Unresolved):
+            report.findings.append((group.logical_id, Finding(
+                "LOGGROUP_NAME_UNKNOWN", "error",
+                f"log group {group.logical_id} has no name known before deploy ({group.name}): "
+                "give it a LogGroupName so the key policy can name it", None)))
+
+
+def _function_log_group(
+    properties: Mapping[str, Any], globals_config: Mapping[str, Any]
+) -> Any:
+    logging = properties.get("LoggingConfig") or globals_config.get("LoggingConfig") or {}
+    return logging.get("LogGroup") if isinstance(logging, Mapping) else None
+
+
+def _check_functions(
+    template: Mapping[str, Any], resolver: Resolver, report: TemplateReport
+) -> None:
+    globals_section = template.get("Globals") or {}
+    function_globals = globals_section.get("Function") or {} if isinstance(
+        globals_section, Mapping) else {}
+    log_group_names = {
+        resolver.resolve_text((resource.get("Properties") or {}).get("LogGroupName"))
+        for _, resource in resources_of_type(template, "AWS::Logs::LogGroup")
+        if resolver.resource_enabled(resource)
+        and (resource.get("Properties") or {}).get("LogGroupName") is not None
+    }
+    for logical_id, resource in resources_of_type(template, *FUNCTION_TYPES):
+        if not resolver.resource_enabled(resource):
+            continue
+        properties = resource.get("Properties") or {}
+        if _function_log_group(properties, function_globals) is not None:
+            continue
+        name = properties.get("FunctionName")
+        resolved = resolver.resolve_text(name) if name is not None else None
+        if isinstance(resolved, str) and f"/aws/lambda/{resolved}" in log_group_names:
+            continue
+        report.findings.append((logical_id, Finding(
+            "LAMBDA_AUTO_LOGGROUP", "error",
+            f"function {logical_id} has no LoggingConfig.LogGroup and no explicit "
+            "/aws/lambda/<name> log group: Lambda will create an unencrypted log group "
+            "that never expires", None)))
+
+
+def _check_deletion(
+    key_id: str, key: Mapping[str, Any], groups: list[EncryptedLogGroup], report: TemplateReport
+) -> None:
+    if deletion_retained(key):
+        return
+    for group in groups:
+        if group.retained:
+            report.findings.append((group.logical_id, Finding(
+                "KEY_DELETION_MISMATCH", "error",
+                f"log group {group.logical_id} is retained but its key {key_id} is not: "
+                "after the stack is deleted the retained logs can never be read; give both "
+                "DeletionPolicy/UpdateReplacePolicy Retain, or neither", None)))
+
+
+def _check_key(
+    key_id: str,
+    key: Mapping[str, Any],
+    groups: list[EncryptedLogGroup],
+    resolver: Resolver,
+    partition: Partition,
+    report: TemplateReport,
+) -> KeyCheck:
+    names = [group.name for group in groups if isinstance(group.name, str)]
+    if not names:
+        return KeyCheck(key_id, [], None)
+    policy = _key_policy(key_id, key, resolver)
+    region, account = resolver.region, resolver.account
+    assert region is not None and account is not None  # the CLI always sets them
+    target = Target.checked(partition, region, account, names)
+    return KeyCheck(key_id, names, validate(policy, target))
+
+
+def _key_policy(key_id: str, key: Mapping[str, Any], resolver: Resolver) -> object:
+    """The key's policy document, resolved from inline data, a string or a parameter."""
+    raw = (key.get("Properties") or {}).get("KeyPolicy")
+    if raw is None:
+        raise InputError(
+            f"key {key_id} has no KeyPolicy: KMS would apply its default policy, which "
+            "does not let CloudWatch Logs use the key"
+        )
+    value = resolver.resolve(raw)
+    if isinstance(value, Unresolved):
+        raise InputError(
+            f"the KeyPolicy of {key_id} comes from {value}: pass its value with "
+            "--parameter-overrides (e.g. file://params/default.yaml)"
+        )
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"the KeyPolicy of {key_id} is not valid JSON: {error.msg} at column {error.colno}"
+            ) from None
+    return _placeholders(value, resolver)
+
+
+def _placeholders(value: Any, resolver: Resolver) -> Any:
+    """Replace deploy-time unknowns inside a policy with stand-ins a simulation can use."""
+    if isinstance(value, Unresolved):
+        expression = value.expression
+        if expression.startswith("GetAtt ") and expression.endswith(".Arn"):
+            logical_id = expression[len("GetAtt "):-len(".Arn")]
+            resource = resolver.template["Resources"].get(logical_id, {})
+            kind = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user"}.get(resource.get("Type"))
+            if kind is not None:
+                return (
+                    f"arn:{resolver.partition or 'aws'}:iam::{resolver.account}:{kind}/"
+                    f"{logical_id}"
+                )
+        return str(value)
+    if isinstance(value, list):
+        return [_placeholders(item, resolver) for item in value]
+    if isinstance(value, dict):
+        return {key: _placeholders(item, resolver) for key, item in value.items()}
+    return value

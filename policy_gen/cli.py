@@ -1,0 +1,531 @@
+"""Command line: the only module that reads arguments, files and the terminal.
+
+Contract (scripts and CI depend on it):
+  exit 0  success (render written, Allow, policy/template valid)
+  exit 1  a deny, or a policy/template with errors (warnings too with --strict)
+  exit 2  bad input: one line on stderr, no traceback, nothing written
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from policy_gen import __version__
+from policy_gen.errors import InputError
+from policy_gen.partitions import (
+    ANY_REGION_PATTERN,
+    Partition,
+    check_account,
+    get_partition,
+    partition_for_region,
+)
+
+# A KMS key policy is at most 32 KiB; anything far larger is not a policy.
+MAX_POLICY_BYTES = 1_048_576
+DEFAULT_CHECK_ACCOUNT = "123456789012"
+DEFAULT_CHECK_REGION = "us-east-1"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+# --- input helpers ---------------------------------------------------------------
+
+
+def read_policy(source: str) -> object:
+    """Read a JSON policy from a file or ``-`` (stdin) with a one-line error on failure."""
+    label = "stdin" if source == "-" else repr(source)
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_POLICY_BYTES + 1)
+        else:
+            with open(source, "rb") as stream:
+                raw = stream.read(MAX_POLICY_BYTES + 1)
+    except IsADirectoryError:
+        raise InputError(f"cannot read policy {label}: it is a directory") from None
+    except OSError as error:
+        raise InputError(f"cannot read policy {label}: {error.strerror or error}") from None
+    if len(raw) > MAX_POLICY_BYTES:
+        raise InputError(
+            f"policy {label} is larger than {MAX_POLICY_BYTES} bytes: a KMS key policy is "
+            "at most 32 KiB"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"policy {label} is not UTF-8 text (binary file?)") from None
+    if not text.strip():
+        raise InputError(f"policy {label} is empty: expected a JSON object")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"policy {label} is not valid JSON: {error.msg} at line {error.lineno} "
+            f"column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise InputError(f"policy {label} is nested too deeply to be a policy") from None
+    if not isinstance(document, dict):
+        raise InputError(
+            f"policy {label} is a JSON {type(document).__name__}: expected a JSON object"
+        )
+    return document
+
+
+def resolve_partition(name: str | None, region: str, logs_principal: str | None) -> Partition:
+    """The partition for ``region``: named, inferred from the region, or ad hoc
+    (an unknown partition is accepted only with an explicit Logs principal)."""
+    if name is None:
+        return partition_for_region(region)
+    try:
+        return get_partition(name)
+    except InputError:
+        if logs_principal is None:
+            raise
+    prefix = f"logs.{region}."
+    if not logs_principal.startswith(prefix):
+        raise InputError(
+            f"invalid --logs-principal {logs_principal!r}: expected logs.{region}.<dns suffix>"
+        )
+    return Partition(
+        name=name,
+        region_pattern=ANY_REGION_PATTERN,
+        principal_suffix=logs_principal[len(prefix):],
+        known_regions=frozenset(),
+        principal_source="given on the command line",
+    )
+
+
+def parse_context(items: Sequence[str]) -> dict[str, list[str]]:
+    """``KEY=VALUE`` items; a key given twice becomes multi-valued."""
+    context: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"invalid --context {item!r}: expected KEY=VALUE")
+        context.setdefault(key.strip(), []).append(value)
+    return context
+
+
+def parse_parameter_overrides(items: Sequence[str]) -> dict[str, str]:
+    """``K=V`` items and ``file://params.yaml`` files (SAM's parameter file format)."""
+    from policy_gen.config import parse_overrides
+
+    values: dict[str, str] = {}
+    for item in items:
+        if item.startswith("file://"):
+            values.update(_read_parameter_file(Path(item[len("file://"):])))
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.isalnum():
+            parsed, _ = parse_overrides([item])  # raises the one-line error
+            values.update(parsed)
+        else:
+            values[name] = value
+    return values
+
+
+def _read_parameter_file(path: Path) -> dict[str, str]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"cannot read parameter file {str(path)!r}: {error.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise InputError(f"parameter file {str(path)!r} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise InputError(f"parameter file {str(path)!r}: expected a mapping of Name: value")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def caller_account() -> str:
+    """The account of the current AWS credentials (STS GetCallerIdentity)."""
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        raise InputError("no --account given and boto3 is not installed: pass --account") from None
+    try:
+        identity = boto3.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise InputError(
+            f"no --account given and STS GetCallerIdentity failed ({type(error).__name__}): "
+            "pass --account 123456789012 or configure AWS credentials"
+        ) from None
+    return check_account(str(identity["Account"]))
+
+
+# --- output helpers --------------------------------------------------------------
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _simulation_lines(report: Any) -> list[str]:
+    lines = []
+    for simulation in report.simulations:
+        context = simulation.request.context.get("kms:EncryptionContext:aws:logs:arn")
+        where = f" for {context[0]}" if context else ""
+        verdict = "ok" if simulation.as_expected else "UNEXPECTED"
+        matched = ",".join(simulation.result.matched) or "-"
+        lines.append(
+            f"  {simulation.result.decision:<12} {simulation.request.principal} "
+            f"{simulation.request.action}{where} [statements: {matched}] "
+            f"expected {simulation.expected}: {verdict}"
+        )
+    return lines
+
+
+def _finding_lines(findings: Sequence[Any], resource_of: Any = None) -> list[str]:
+    if not findings:
+        return ["  none"]
+    lines = []
+    for item in findings:
+        resource, finding = item if resource_of else (None, item)
+        where = f" [{resource}]" if resource else ""
+        statement = f" (statement {finding.statement})" if finding.statement else ""
+        lines.append(
+            f"  {finding.severity.upper():<7} {finding.code}{where}{statement}: {finding.message}"
+        )
+    return lines
+
+
+def _summary(findings: Sequence[Any]) -> str:
+    errors = sum(1 for f in findings if f.severity == "error")
+    warnings = len(findings) - errors
+    verdict = "VALID" if errors == 0 else "INVALID"
+    return f"Result: {verdict} ({errors} error(s), {warnings} warning(s))"
+
+
+# --- commands ----------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from policy_gen.evaluate import Request, evaluate, parse_policy, parse_principal
+
+    document = read_policy(args.policy)
+    principal = parse_principal(args.principal)
+    action = args.action.strip()
+    if ":" not in action or not all(action.split(":", 1)):
+        raise InputError(f"invalid --action {args.action!r}: expected service:Action, e.g. kms:Decrypt")
+    request = Request(principal, action, parse_context(args.context), args.resource)
+    result = evaluate(parse_policy(document), request)
+    if args.format == "json":
+        _print_json({"decision": result.decision, "matched": list(result.matched)})
+    else:
+        matched = ", ".join(result.matched) if result.matched else "no statement"
+        print(f"{result.decision}: {principal} {action} (decided by {matched})")
+    return 0 if result.decision == "Allow" else 1
+
+
+def _target(args: argparse.Namespace) -> Any:
+    from policy_gen.validate import Target
+
+    partition = resolve_partition(args.partition, args.region, args.logs_principal)
+    return Target.checked(partition, args.region, args.account, args.log_group)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from policy_gen.validate import validate
+
+    document = read_policy(args.policy)
+    target = _target(args)
+    report = validate(document, target)
+    if args.strict:
+        report = report.strict()
+    if args.format == "json":
+        _print_json(report.as_json())
+    else:
+        print(
+            f"Key policy for {len(target.log_groups)} log group(s) in "
+            f"{target.partition.name}/{target.region}/{target.account}; "
+            f"Logs principal {target.logs_principal} ({target.partition.principal_source})"
+        )
+        print("Simulated requests:")
+        print("\n".join(_simulation_lines(report)))
+        print("Findings:")
+        print("\n".join(_finding_lines(report.findings)))
+        print(_summary(report.findings))
+    return 0 if report.valid else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from policy_gen.evaluate import parse_policy
+    from policy_gen.explain import MATRIX_ACTIONS, access_matrix, render_table
+
+    document = read_policy(args.policy)
+    target = _target(args)
+    rows = access_matrix(parse_policy(document), target)
+    if args.format == "json":
+        _print_json(
+            {
+                "actions": list(MATRIX_ACTIONS),
+                "rows": [
+                    {
+                        "principal": row.principal,
+                        "label": row.principal_label,
+                        "log_group_arn": row.log_group_arn,
+                        "decisions": list(row.decisions),
+                    }
+                    for row in rows
+                ],
+            }
+        )
+    else:
+        print(
+            f"Access matrix for {target.partition.name}/{target.region}/{target.account} "
+            "(requests carry each log group's encryption context)"
+        )
+        print(render_table(rows))
+    return 0
+
+
+def cmd_check_template(args: argparse.Namespace) -> int:
+    from policy_gen.check_template import check_template
+    from policy_gen.template import Resolver, load_template
+
+    template = load_template(args.template)
+    overrides = parse_parameter_overrides(args.parameter_overrides)
+    region = args.region or overrides.get("PolicyRegion") or DEFAULT_CHECK_REGION
+    account = check_account(args.account or overrides.get("PolicyAccountId") or DEFAULT_CHECK_ACCOUNT)
+    partition = resolve_partition(args.partition, region, args.logs_principal)
+    resolver = Resolver.for_template(
+        template, overrides, region=region, account=account,
+        partition=partition.name, stack_name=args.stack_name,
+    )
+    report = check_template(template, resolver, partition)
+    if args.strict:
+        report = report.strict()
+    if args.format == "json":
+        _print_json(report.as_json())
+    else:
+        print(
+            f"Template {args.template} as stack {args.stack_name} in "
+            f"{partition.name}/{region}/{account}"
+        )
+        for key in report.keys:
+            groups = ", ".join(key.log_groups) or "no log groups"
+            status = "not checked" if key.report is None else (
+                "valid" if key.report.valid else "INVALID")
+            print(f"  key {key.logical_id}: encrypts {groups}: policy {status}")
+        print("Findings:")
+        findings = report.all_findings()
+        print("\n".join(_finding_lines(findings, resource_of=True)))
+        print(_summary([finding for _, finding in findings]))
+    return 0 if report.valid else 1
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from policy_gen.config import Environment, load_environment
+    from policy_gen.inject import output_text, parameter_value, write_atomically
+    from policy_gen.render import render_policy
+    from policy_gen.template import Resolver, Unresolved, encrypted_log_groups, load_template
+    from policy_gen.validate import Target, validate
+
+    config_path = Path(args.config_file)
+    if config_path.exists() or args.config_file != "samconfig.toml":
+        env = load_environment(config_path, args.config_env)
+    else:
+        env = Environment(args.config_env)
+    stack_name = args.stack_name or env.stack_name
+    if not stack_name:
+        raise InputError("no stack name: pass --stack-name or set stack_name in samconfig.toml")
+    region = (
+        args.region or env.region or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    if not region:
+        raise InputError("no region: pass --region or set region in samconfig.toml")
+    partition = resolve_partition(args.partition, region, args.logs_principal)
+    account = check_account(args.account) if args.account else caller_account()
+    overrides = dict(env.parameter_overrides)
+    overrides.update(parse_parameter_overrides(args.parameter_overrides))
+    template = load_template(args.template)
+    declared = template.get("Parameters") or {}
+    overrides = {k: v for k, v in overrides.items() if k in declared}
+    resolver = Resolver.for_template(
+        template, overrides, region=region, account=account,
+        partition=partition.name, stack_name=stack_name,
+    )
+    groups = encrypted_log_groups(template, resolver)
+    if args.key:
+        groups = [group for group in groups if group.key_logical_id == args.key]
+    keys = sorted({group.key_logical_id for group in groups})
+    if not groups:
+        raise InputError(f"template {args.template} has no log group encrypted with a KMS key of its own")
+    if len(keys) > 1:
+        raise InputError(f"the template has several keys ({', '.join(keys)}): choose one with --key")
+    names: list[str] = []
+    for group in groups:
+        if isinstance(group.name, Unresolved):
+            raise InputError(f"log group {group.logical_id} has no name known before deploy: {group.name}")
+        names.append(group.name)
+    policy = render_policy(partition, region, account, names, principal=args.logs_principal)
+    report = validate(policy, Target.checked(partition, region, account, names))
+    if not report.valid:
+        sys.stderr.write("render: refusing to write a policy that fails validation:\n")
+        sys.stderr.write("\n".join(_finding_lines(report.findings)) + "\n")
+        return 1
+    size = len(parameter_value(policy).encode("utf-8"))
+    out = args.out or f"params/{args.config_env}.yaml"
+    summary = [
+        f"Rendered the key policy of {keys[0]} for stack {stack_name} in "
+        f"{partition.name}/{region}/{account}",
+        f"  Logs principal: {args.logs_principal or Target.checked(partition, region, account, names).logs_principal}"
+        f" ({partition.principal_source})",
+        *(f"  log group: {name}" for name in names),
+        f"  validation: {_summary(report.findings).removeprefix('Result: ')}; "
+        f"parameter size {size}/4096 bytes",
+    ]
+    if out == "-":
+        _print_json(policy)
+        sys.stderr.write("\n".join(summary) + "\n")
+        return 0
+    path = Path(out)
+    write_atomically(path, output_text(path, policy, account, region))
+    if args.format == "json":
+        _print_json({"written": str(path), "policy": policy, "stack_name": stack_name,
+                     "region": region, "account": account, "log_groups": names})
+    else:
+        print("\n".join([*summary, f"  written to {path}"]))
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default, for people) or json (for scripts)")
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", required=True, help="policy JSON file, or - for stdin")
+    parser.add_argument("--partition", help="aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b "
+                        "(default: the region's partition)")
+    parser.add_argument("--region", required=True, help="the key's region, e.g. eu-west-1")
+    parser.add_argument("--account", required=True, help="the key's 12-digit account id")
+    parser.add_argument("--log-group", action="append", required=True, metavar="NAME",
+                        help="a log group the key must serve (repeat for several)")
+    parser.add_argument("--logs-principal", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="policy_gen",
+        description=(
+            "Render, prove and inject the KMS key policy that lets CloudWatch Logs encrypt "
+            "exactly your log groups. Exit codes: 0 ok, 1 denied/invalid, 2 bad input."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"policy_gen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    render = commands.add_parser(
+        "render", help="render the key policy for an environment and write the SAM parameter file",
+        description=(
+            "Render the key policy for the log groups the template encrypts, for one stack, "
+            "account and region; validate it; write it (with the account and region it was "
+            "rendered for) as a SAM parameter file that samconfig.toml pulls in with "
+            "file://params/ENV.yaml. Values not given come from samconfig.toml."
+        ),
+    )
+    render.add_argument("--template", default="template.yaml", help="SAM template (default: template.yaml)")
+    render.add_argument("--config-file", default="samconfig.toml", help="SAM config (default: samconfig.toml)")
+    render.add_argument("--config-env", default="default", help="samconfig environment (default: default)")
+    render.add_argument("--stack-name", help="stack name (default: from samconfig)")
+    render.add_argument("--region", help="region (default: samconfig, then AWS_REGION)")
+    render.add_argument("--partition", help="partition (default: the region's)")
+    render.add_argument("--account", help="12-digit account id (default: STS GetCallerIdentity)")
+    render.add_argument("--logs-principal", help="Logs principal for a partition the table lacks")
+    render.add_argument("--key", help="logical id of the key, when the template has several")
+    render.add_argument("--parameter-overrides", nargs="*", default=[], metavar="K=V",
+                        help="template parameter values (on top of samconfig's)")
+    render.add_argument("--out", help="output: .yaml SAM parameter file (default params/ENV.yaml), "
+                        ".json policy document, or - for the policy on stdout")
+    _add_format(render)
+    render.set_defaults(handler=cmd_render)
+
+    simulate = commands.add_parser(
+        "simulate", help="decide one request against a key policy as KMS would",
+        description="Decide one request against a key policy alone. Exit 0 Allow, 1 deny.",
+    )
+    simulate.add_argument("--policy", required=True, help="policy JSON file, or - for stdin")
+    simulate.add_argument("--principal", required=True,
+                          help="service principal (logs.eu-west-1.amazonaws.com), ARN, account id, or * (anonymous)")
+    simulate.add_argument("--action", required=True, help="e.g. kms:GenerateDataKey")
+    simulate.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                          help="request context; repeat a key for several values")
+    simulate.add_argument("--resource", help="the key ARN (default: the key the policy is attached to)")
+    _add_format(simulate)
+    simulate.set_defaults(handler=cmd_simulate)
+
+    validate = commands.add_parser(
+        "validate", help="prove a key policy right for CloudWatch Logs",
+        description=(
+            "Simulate the requests that matter (Logs for each log group, Logs for look-alike "
+            "and other accounts' groups, the root's PutKeyPolicy, outsiders) and report "
+            "findings with stable codes. Exit 0 no errors, 1 errors."
+        ),
+    )
+    _add_target(validate)
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _add_format(validate)
+    validate.set_defaults(handler=cmd_validate)
+
+    explain = commands.add_parser(
+        "explain", help="print the access matrix of a key policy",
+        description="Principals x actions x log groups -> decision, as a table.",
+    )
+    _add_target(explain)
+    _add_format(explain)
+    explain.set_defaults(handler=cmd_explain)
+
+    check = commands.add_parser(
+        "check-template", help="check every key and log group of a SAM/CloudFormation template",
+        description=(
+            "Find every KMS key, its policy (inline or via a parameter) and the log groups "
+            "encrypted with it; validate each key; report template mistakes. "
+            "Exit 0 valid, 1 findings with errors."
+        ),
+    )
+    check.add_argument("template", help="template file (YAML with short tags, or JSON)")
+    check.add_argument("--region", help=f"deployment region (default: PolicyRegion parameter, else {DEFAULT_CHECK_REGION})")
+    check.add_argument("--account", help=f"deployment account (default: PolicyAccountId parameter, else {DEFAULT_CHECK_ACCOUNT})")
+    check.add_argument("--partition", help="partition (default: the region's)")
+    check.add_argument("--stack-name", default="secure-api-dev", help="stack name (default: secure-api-dev)")
+    check.add_argument("--logs-principal", help=argparse.SUPPRESS)
+    check.add_argument("--parameter-overrides", nargs="*", default=[], metavar="K=V",
+                       help="parameter values, or file://params/ENV.yaml")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _add_format(check)
+    check.set_defaults(handler=cmd_check_template)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except InputError as error:
+        sys.stderr.write(f"policy_gen {args.command}: error: {error}\n")
+        return 2
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

@@ -1,0 +1,501 @@
+"""Read SAM/CloudFormation templates and resolve the values policy_gen needs.
+
+Why our own resolver: the log-group names the key policy must name are written
+with ``!Sub``/``!Ref`` and pseudo parameters, and we need them *before* deploy,
+offline, from the same template CloudFormation will see. Only the intrinsics that
+can appear in a name are evaluated; anything we cannot know before deploy (a
+resource's attribute, an import) becomes an ``Unresolved`` value, so callers can
+tell "unknown" from "wrong" instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policy_gen.errors import InputError
+
+# Template files over this size are refused before parsing (CloudFormation's own
+# limit for a template passed through S3 is 1 MB; SAM templates are far smaller).
+MAX_TEMPLATE_BYTES = 1_048_576
+
+# Short-form tags and the long form they stand for. !GetAtt "A.B" is special-cased.
+_SHORT_TAGS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    **{
+        name: f"Fn::{name}"
+        for name in (
+            "Sub GetAtt Join Select Split If Equals Not And Or FindInMap ImportValue "
+            "Base64 Cidr GetAZs Transform Length ToJsonString ForEach Contains "
+            "EachMemberEquals EachMemberIn RefAll ValueOf ValueOfAll"
+        ).split()
+    },
+}
+
+PSEUDO_PARAMETERS = (
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+)
+
+_URL_SUFFIX = {"aws-cn": "amazonaws.com.cn", "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov"}
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """SafeLoader that understands CloudFormation's short-form tags."""
+
+
+def _construct_tag(loader: _TemplateLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    long_name = _SHORT_TAGS.get(suffix)
+    if long_name is None:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unknown tag !{suffix}", node.start_mark
+        )
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if long_name == "Fn::GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {long_name: value}
+
+
+_TemplateLoader.add_multi_constructor("!", _construct_tag)  # type: ignore[no-untyped-call]
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Parse a template file (YAML with short tags, or JSON) into plain data."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_TEMPLATE_BYTES:
+            raise InputError(
+                f"template {file} is {size} bytes: expected at most {MAX_TEMPLATE_BYTES}"
+            )
+        raw = file.read_bytes()
+    except InputError:
+        raise
+    except IsADirectoryError:
+        raise InputError(f"cannot read template {file}: it is a directory") from None
+    except OSError as error:
+        raise InputError(f"cannot read template {file}: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"template {file} is not UTF-8 text") from None
+    return parse_template_text(text, str(file))
+
+
+def parse_template_text(text: str, source: str = "template") -> dict[str, Any]:
+    """Parse template text; JSON is YAML, but JSON errors read better from json."""
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("{"):
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{source} is not valid JSON: {error.msg} at line {error.lineno}"
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"{source} is not valid YAML: {problem}{where}") from None
+    except RecursionError:
+        raise InputError(f"{source} is nested too deeply to be a template") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source} is not a template: expected a mapping at the top level")
+    resources = data.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        raise InputError(f"{source} has no Resources mapping: expected a CloudFormation template")
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            raise InputError(f"{source}: resource {logical_id!r} has no Type")
+    return data
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A value only CloudFormation knows (a resource attribute, an import...)."""
+
+    expression: str
+
+    def __str__(self) -> str:
+        return f"<{self.expression}>"
+
+
+@dataclass
+class Resolver:
+    """Evaluates intrinsic functions against parameter values and pseudo parameters.
+
+    ``parameters`` are the template's defaults overlaid with the overrides. Refs to
+    resources return the value CloudFormation would return where that is knowable
+    from the template (a log group's explicit name), else an ``Unresolved``.
+    """
+
+    template: Mapping[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    account: str | None = None
+    partition: str | None = None
+    stack_name: str | None = None
+    _active: set[str] = field(default_factory=set)
+
+    @classmethod
+    def for_template(
+        cls,
+        template: Mapping[str, Any],
+        overrides: Mapping[str, str] | None = None,
+        *,
+        region: str | None = None,
+        account: str | None = None,
+        partition: str | None = None,
+        stack_name: str | None = None,
+    ) -> Resolver:
+        declared = template.get("Parameters") or {}
+        if not isinstance(declared, dict):
+            raise InputError("template Parameters is not a mapping")
+        values: dict[str, str] = {}
+        for name, spec in declared.items():
+            if isinstance(spec, dict) and "Default" in spec:
+                values[name] = _scalar_text(spec["Default"])
+        for name, value in (overrides or {}).items():
+            if name not in declared:
+                raise InputError(
+                    f"parameter override {name!r} is not a parameter of the template"
+                )
+            values[name] = value
+        return cls(template, values, region, account, partition, stack_name)
+
+    # -- pseudo parameters and Ref ------------------------------------------------
+    def pseudo(self, name: str) -> str | Unresolved:
+        partition = self.partition or "aws"
+        known: dict[str, str | None] = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::Partition": self.partition,
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": _URL_SUFFIX.get(partition, "amazonaws.com"),
+        }
+        value = known.get(name)
+        return value if value is not None else Unresolved(name)
+
+    def ref(self, name: Any) -> Any:
+        if not isinstance(name, str):
+            raise InputError(f"Ref takes a name: got {json.dumps(name)[:60]}")
+        if name in PSEUDO_PARAMETERS:
+            return self.pseudo(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        declared = self.template.get("Parameters") or {}
+        if name in declared:
+            return Unresolved(f"parameter {name} (no default, no override)")
+        resources = self.template["Resources"]
+        if name not in resources:
+            raise InputError(f"Ref to {name!r}: no such parameter or resource in the template")
+        return self._resource_ref(name, resources[name])
+
+    def _resource_ref(self, logical_id: str, resource: Mapping[str, Any]) -> Any:
+        # Ref on a log group returns its name; that is the one resource Ref we need.
+        if resource.get("Type") == "AWS::Logs::LogGroup":
+            name = (resource.get("Properties") or {}).get("LogGroupName")
+            if name is not None:
+                return self._guarded(f"Ref {logical_id}", name)
+        return Unresolved(f"Ref {logical_id}")
+
+    def _guarded(self, label: str, value: Any) -> Any:
+        """Resolve ``value`` while detecting a cycle through ``label``."""
+        if label in self._active:
+            raise InputError(f"template has a reference cycle through {label}")
+        self._active.add(label)
+        try:
+            return self.resolve(value)
+        finally:
+            self._active.discard(label)
+
+    # -- the evaluator ------------------------------------------------------------
+    def resolve(self, value: Any) -> Any:
+        """Evaluate ``value``; strings stay strings, unknowns become ``Unresolved``."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (name, argument), = value.items()
+            if name == "Ref":
+                return self.ref(argument)
+            if name == "Condition":
+                return self.condition(argument)
+            if isinstance(name, str) and name.startswith("Fn::"):
+                handler = _FUNCTIONS.get(name)
+                if handler is None:
+                    if name in _UNKNOWABLE:
+                        return Unresolved(name)
+                    raise InputError(f"unknown intrinsic function {name!r} in the template")
+                return handler(self, argument)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def resolve_text(self, value: Any) -> str | Unresolved:
+        """Resolve to a string, or ``Unresolved`` when CloudFormation alone knows."""
+        result = self.resolve(value)
+        if isinstance(result, Unresolved):
+            return result
+        if isinstance(result, (str, int, float, bool)):
+            return _scalar_text(result)
+        return Unresolved(json.dumps(value, default=str)[:80])
+
+    def condition(self, name: Any) -> bool:
+        conditions = self.template.get("Conditions") or {}
+        if not isinstance(name, str) or name not in conditions:
+            raise InputError(f"unknown condition {name!r} in the template")
+        result = self._guarded(f"Condition {name}", conditions[name])
+        if isinstance(result, Unresolved):
+            raise InputError(f"condition {name!r} depends on {result}, which is not known")
+        return bool(result)
+
+    def resource_enabled(self, resource: Mapping[str, Any]) -> bool:
+        """Whether a resource with an optional ``Condition`` would be created."""
+        name = resource.get("Condition")
+        return True if name is None else self.condition(name)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _sub(resolver: Resolver, argument: Any) -> Any:
+    if isinstance(argument, str):
+        text, variables = argument, {}
+    elif (
+        isinstance(argument, list)
+        and len(argument) == 2
+        and isinstance(argument[0], str)
+        and isinstance(argument[1], dict)
+    ):
+        text, variables = argument[0], argument[1]
+    else:
+        raise InputError("Fn::Sub takes a string or [string, {variables}]")
+    unresolved: list[Unresolved] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"  # ${!Literal} escapes
+        if name in variables:
+            value = resolver.resolve(variables[name])
+        elif "." in name and name.split(".", 1)[0] in resolver.template["Resources"]:
+            value = _get_att(resolver, name.split(".", 1))
+        else:
+            value = resolver.ref(name)
+        if isinstance(value, Unresolved):
+            unresolved.append(value)
+            return str(value)
+        if isinstance(value, (list, dict)):
+            raise InputError(f"Fn::Sub variable ${{{name}}} is not a string")
+        return _scalar_text(value)
+
+    result = re.sub(r"\$\{([^}]+)\}", replace, text)
+    return Unresolved(f"Fn::Sub {text}") if unresolved else result
+
+
+def _get_att(resolver: Resolver, argument: Any) -> Any:
+    if (
+        not isinstance(argument, list)
+        or len(argument) != 2
+        or not all(isinstance(part, str) for part in argument)
+    ):
+        raise InputError("Fn::GetAtt takes [LogicalId, Attribute]")
+    logical_id, attribute = argument
+    resources = resolver.template["Resources"]
+    if logical_id not in resources:
+        raise InputError(f"Fn::GetAtt on {logical_id!r}: no such resource in the template")
+    return Unresolved(f"GetAtt {logical_id}.{attribute}")
+
+
+def _join(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) != 2:
+        raise InputError("Fn::Join takes [delimiter, [values]]")
+    delimiter = resolver.resolve(argument[0])
+    values = resolver.resolve(argument[1])
+    if not isinstance(delimiter, str) or not isinstance(values, list):
+        return Unresolved("Fn::Join")
+    if any(isinstance(item, Unresolved) for item in values):
+        return Unresolved("Fn::Join")
+    return delimiter.join(_scalar_text(item) for item in values)
+
+
+def _select(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) != 2:
+        raise InputError("Fn::Select takes [index, [values]]")
+    index = resolver.resolve(argument[0])
+    values = resolver.resolve(argument[1])
+    if not isinstance(values, list):
+        return Unresolved("Fn::Select")
+    try:
+        return values[int(index)]
+    except (TypeError, ValueError, IndexError):
+        raise InputError(f"Fn::Select index {index!r} is out of range") from None
+
+
+def _split(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) != 2:
+        raise InputError("Fn::Split takes [delimiter, string]")
+    delimiter = resolver.resolve(argument[0])
+    source = resolver.resolve(argument[1])
+    if not isinstance(delimiter, str) or not isinstance(source, str):
+        return Unresolved("Fn::Split")
+    return source.split(delimiter)
+
+
+def _if(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) != 3:
+        raise InputError("Fn::If takes [condition, value_if_true, value_if_false]")
+    chosen = argument[1] if resolver.condition(argument[0]) else argument[2]
+    return resolver.resolve(chosen)
+
+
+def _equals(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) != 2:
+        raise InputError("Fn::Equals takes [value, value]")
+    left, right = (resolver.resolve(item) for item in argument)
+    if isinstance(left, Unresolved) or isinstance(right, Unresolved):
+        return Unresolved("Fn::Equals")
+    return _scalar_text(left) == _scalar_text(right)
+
+
+def _logic(combine: Any) -> Any:
+    def evaluate(resolver: Resolver, argument: Any) -> Any:
+        if not isinstance(argument, list) or not argument:
+            raise InputError("Fn::And/Fn::Or/Fn::Not take a list of conditions")
+        values = [resolver.resolve(item) for item in argument]
+        if any(isinstance(item, Unresolved) for item in values):
+            return Unresolved("condition")
+        return combine(bool(item) for item in values)
+
+    return evaluate
+
+
+def _not(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) != 1:
+        raise InputError("Fn::Not takes [condition]")
+    value = resolver.resolve(argument[0])
+    return value if isinstance(value, Unresolved) else not value
+
+
+def _find_in_map(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, list) or len(argument) < 3:
+        raise InputError("Fn::FindInMap takes [map, top-level key, second-level key]")
+    map_name, top, second = (resolver.resolve(item) for item in argument[:3])
+    mappings = resolver.template.get("Mappings") or {}
+    try:
+        return mappings[map_name][top][second]
+    except (KeyError, TypeError):
+        if any(isinstance(item, Unresolved) for item in (map_name, top, second)):
+            return Unresolved("Fn::FindInMap")
+        raise InputError(f"Fn::FindInMap: no entry {map_name}/{top}/{second}") from None
+
+
+_FUNCTIONS: dict[str, Any] = {
+    "Fn::Sub": _sub,
+    "Fn::GetAtt": _get_att,
+    "Fn::Join": _join,
+    "Fn::Select": _select,
+    "Fn::Split": _split,
+    "Fn::If": _if,
+    "Fn::Equals": _equals,
+    "Fn::And": _logic(all),
+    "Fn::Or": _logic(any),
+    "Fn::Not": _not,
+    "Fn::FindInMap": _find_in_map,
+}
+# Real intrinsics whose value only exists at deploy time.
+_UNKNOWABLE = frozenset(
+    {"Fn::ImportValue", "Fn::Base64", "Fn::Cidr", "Fn::GetAZs", "Fn::Transform",
+     "Fn::Length", "Fn::ToJsonString", "Fn::ForEach"}
+)
+
+
+def resources_of_type(template: Mapping[str, Any], *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, resource) pairs of the given types, in template order."""
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") in types:
+            yield logical_id, resource
+
+
+@dataclass(frozen=True)
+class EncryptedLogGroup:
+    """A log group whose ``KmsKeyId`` points at one of the template's keys."""
+
+    logical_id: str
+    name: str | Unresolved
+    key_logical_id: str
+    # How KmsKeyId names the key: "arn" (GetAtt Key.Arn, correct) or "id" (Ref Key).
+    key_reference: str
+    retained: bool
+
+
+def key_reference(value: Any) -> tuple[str, str] | None:
+    """Which key a ``KmsKeyId`` value points at, and whether by ARN or by id."""
+    if isinstance(value, dict) and len(value) == 1:
+        (name, argument), = value.items()
+        if name == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2:
+            return str(argument[0]), "arn" if argument[1] == "Arn" else str(argument[1])
+        if name == "Ref" and isinstance(argument, str):
+            return argument, "id"
+        if name == "Fn::Sub" and isinstance(argument, str):
+            match = re.fullmatch(r"\$\{([A-Za-z0-9]+)\.Arn\}", argument)
+            if match:
+                return match.group(1), "arn"
+    return None
+
+
+def deletion_retained(resource: Mapping[str, Any]) -> bool:
+    """True when deleting or replacing the resource keeps the real thing."""
+    return "Retain" in (
+        str(resource.get("DeletionPolicy", "Delete")),
+        str(resource.get("UpdateReplacePolicy", "Delete")),
+    ) or "RetainExceptOnCreate" == str(resource.get("DeletionPolicy", ""))
+
+
+def encrypted_log_groups(template: Mapping[str, Any], resolver: Resolver) -> list[EncryptedLogGroup]:
+    """Every created log group whose KmsKeyId points at a key of this template."""
+    keys = {logical_id for logical_id, _ in resources_of_type(template, "AWS::KMS::Key")}
+    found = []
+    for logical_id, resource in resources_of_type(template, "AWS::Logs::LogGroup"):
+        if not resolver.resource_enabled(resource):
+            continue
+        properties = resource.get("Properties") or {}
+        reference = key_reference(properties.get("KmsKeyId"))
+        if reference is None or reference[0] not in keys:
+            continue
+        name_value = properties.get("LogGroupName")
+        name = (
+            resolver.resolve_text(name_value)
+            if name_value is not None
+            else Unresolved(f"generated name of {logical_id}")
+        )
+        found.append(
+            EncryptedLogGroup(
+                logical_id, name, reference[0], reference[1], deletion_retained(resource)
+            )
+        )
+    return found

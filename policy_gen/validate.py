@@ -1,0 +1,565 @@
+"""Prove a key policy right for CloudWatch Logs by simulating the requests that matter.
+
+Every finding comes from a simulated KMS decision (``policy_gen.evaluate``), not
+from pattern-matching the policy text: a check like "does the policy mention the
+Logs principal?" passes policies that KMS would still refuse, and fails correct
+ones written in an unusual shape. The requests are:
+
+* Logs (the regional principal) encrypting for each named log group — must be
+  allowed (``LOGS_DENIED``);
+* Logs for a log group of the same name in another account, and for any other
+  account the policy's own conditions mention — must be denied (``CROSS_ACCOUNT``);
+* Logs for look-alike log groups in our account — warned about (``OVERBROAD``);
+* the account root calling ``kms:PutKeyPolicy`` — must be allowed (``LOCKOUT``);
+* an outsider (another account's role, and an anonymous caller) with whatever
+  request context it can choose itself — must be denied (``PUBLIC``).
+
+Logs' requests are modelled with the encryption context Logs documents
+(``aws:logs:arn``) and nothing else: Logs does not document sending
+``aws:SourceAccount``/``aws:SourceArn`` to KMS, so a policy relying on them is
+reported as denying Logs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from policy_gen.actions import expand_action_pattern, is_known_action
+from policy_gen.evaluate import (
+    Policy,
+    Request,
+    Result,
+    condition_candidate_values,
+    evaluate,
+    parse_policy,
+    policy_problems,
+    statement_id,
+    statement_principal_matches,
+)
+from policy_gen.partitions import (
+    PARTITIONS,
+    Partition,
+    check_account,
+    check_log_group_name,
+    check_region,
+    log_group_arn,
+    logs_principal,
+    root_arn,
+)
+from policy_gen.render import ENCRYPTION_CONTEXT_KEY
+
+Severity = Literal["error", "warning"]
+
+# The actions Logs must be able to call for a log group it encrypts.
+REQUIRED_LOGS_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
+# Account ids we use for "someone else": reserved-looking, never ours (checked).
+OUTSIDER_ACCOUNTS = ("999988887777", "444455556666")
+LOOKALIKE_SUFFIX = "-lookalike"
+# Condition keys an outsider cannot choose: they describe who is calling or
+# from where. Every other key (encryption context, grant constraints, ViaService
+# ...) is part of the request the caller writes, so an outsider can satisfy it.
+IDENTITY_KEYS = frozenset(
+    key.lower()
+    for key in (
+        "aws:PrincipalAccount", "aws:PrincipalArn", "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths", "aws:PrincipalType", "aws:PrincipalIsAWSService",
+        "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList", "aws:userid",
+        "aws:username", "aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID",
+        "aws:SourceOrgPaths", "aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce",
+        "aws:VpcSourceIp", "aws:SourceIdentity", "aws:FederatedProvider",
+        "kms:CallerAccount", "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast",
+    )
+)
+IDENTITY_PREFIXES = ("aws:principaltag/", "aws:resourcetag/")
+# Keep the outsider search bounded: values tried per key, keys combined.
+MAX_VALUES_PER_KEY = 4
+MAX_COMBINATIONS = 256
+_LOGS_PRINCIPAL = re.compile(r"logs\.(?:(?P<region>[a-z0-9-]+)\.)?(?P<suffix>[a-z0-9.-]+)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    statement: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "statement": self.statement,
+        }
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """One simulated request, what we expected, and what KMS would decide."""
+
+    purpose: str
+    request: Request
+    result: Result
+    expected: Literal["Allow", "Deny", "Either"]
+
+    @property
+    def as_expected(self) -> bool:
+        allowed = self.result.decision == "Allow"
+        return self.expected == "Either" or allowed == (self.expected == "Allow")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "principal": self.request.principal,
+            "action": self.request.action,
+            "context": {key: list(values) for key, values in self.request.context.items()},
+            "decision": self.result.decision,
+            "matched": list(self.result.matched),
+            "expected": self.expected,
+        }
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    simulations: list[Simulation] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not any(finding.severity == "error" for finding in self.findings)
+
+    def strict(self) -> Report:
+        """The same report with every warning promoted to an error."""
+        promoted = [
+            Finding(f.code, "error", f.message, f.statement) for f in self.findings
+        ]
+        return Report(promoted, list(self.simulations))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "findings": [finding.as_json() for finding in self.findings],
+            "simulations": [simulation.as_json() for simulation in self.simulations],
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the key lives and which log groups it must serve."""
+
+    partition: Partition
+    region: str
+    account: str
+    log_groups: tuple[str, ...]
+
+    @classmethod
+    def checked(
+        cls, partition: Partition, region: str, account: str, log_groups: Iterable[str]
+    ) -> Target:
+        names = tuple(dict.fromkeys(check_log_group_name(name) for name in log_groups))
+        if not names:
+            raise ValueError("validation needs at least one log group")
+        return cls(partition, check_region(partition, region), check_account(account), names)
+
+    @property
+    def logs_principal(self) -> str:
+        return logs_principal(self.partition, self.region)
+
+    @property
+    def key_arn(self) -> str:
+        # A stand-in for the key's ARN: Resource "*" in a key policy means this key.
+        return (
+            f"arn:{self.partition.name}:kms:{self.region}:{self.account}:"
+            "key/00000000-0000-4000-8000-000000000000"
+        )
+
+    def log_group_arn(self, name: str, account: str | None = None) -> str:
+        return log_group_arn(self.partition, self.region, account or self.account, name)
+
+    def outsider_account(self) -> str:
+        return next(a for a in OUTSIDER_ACCOUNTS if a != self.account)
+
+
+def logs_context(arn: str) -> dict[str, tuple[str, ...]]:
+    """The request context of a Logs call for one log group."""
+    return {
+        ENCRYPTION_CONTEXT_KEY: (arn,),
+        "kms:EncryptionContextKeys": ("aws:logs:arn",),
+    }
+
+
+def validate(document: object, target: Target) -> Report:
+    """Run every check against ``document`` (a parsed JSON value)."""
+    policy = parse_policy(document)
+    report = Report()
+    for problem in policy_problems(document):
+        report.findings.append(Finding("MALFORMED", "error", problem.message, problem.statement))
+    _check_logs_access(policy, target, report)
+    _check_cross_account(policy, document, target, report)
+    _check_overbroad(policy, target, report)
+    _check_lockout(policy, target, report)
+    _check_public(policy, document, target, report)
+    _check_principals(policy, document, target, report)
+    _check_actions(document, report)
+    return report
+
+
+def _simulate(
+    report: Report,
+    policy: Policy,
+    target: Target,
+    purpose: str,
+    principal: str,
+    action: str,
+    context: Mapping[str, Sequence[str]],
+    expected: Literal["Allow", "Deny", "Either"],
+) -> Simulation:
+    request = Request(principal, action, dict(context), target.key_arn)
+    simulation = Simulation(purpose, request, evaluate(policy, request), expected)
+    report.simulations.append(simulation)
+    return simulation
+
+
+def _first(matched: Sequence[str]) -> str | None:
+    return matched[0] if matched else None
+
+
+def _check_logs_access(policy: Policy, target: Target, report: Report) -> None:
+    for name in target.log_groups:
+        arn = target.log_group_arn(name)
+        denied: list[Simulation] = []
+        for action in REQUIRED_LOGS_ACTIONS:
+            simulation = _simulate(
+                report, policy, target, f"Logs encrypts {name}", target.logs_principal,
+                action, logs_context(arn), "Allow",
+            )
+            if simulation.result.decision != "Allow":
+                denied.append(simulation)
+        if denied:
+            actions = ", ".join(s.request.action for s in denied)
+            explicit = [s for s in denied if s.result.decision == "ExplicitDeny"]
+            how = (
+                f"explicitly denied by statement {explicit[0].result.matched[0]}"
+                if explicit and explicit[0].result.matched
+                else "no statement allows it"
+            )
+            report.findings.append(
+                Finding(
+                    "LOGS_DENIED",
+                    "error",
+                    f"{target.logs_principal} cannot call {actions} for log group {name} "
+                    f"({arn}): {how}; CloudWatch Logs could not deliver logs to this key",
+                    _first(explicit[0].result.matched) if explicit else None,
+                )
+            )
+
+
+def _logs_principals_in(document: object, target: Target) -> list[str]:
+    """The regional Logs principal plus every Logs principal the policy names."""
+    principals = [target.logs_principal]
+    for principal in _service_principals(document):
+        if _LOGS_PRINCIPAL.fullmatch(principal) and principal not in principals:
+            principals.append(principal)
+    return principals
+
+
+def _context_arn_candidates(policy: Policy) -> list[str]:
+    return condition_candidate_values(policy, ENCRYPTION_CONTEXT_KEY)
+
+
+def _check_cross_account(
+    policy: Policy, document: object, target: Target, report: Report
+) -> None:
+    outsider = target.outsider_account()
+    arns = [target.log_group_arn(name, outsider) for name in target.log_groups]
+    for pattern in _context_arn_candidates(policy):
+        for arn in instantiate_arn(pattern, target, prefer_foreign=True):
+            if _arn_account(arn) != target.account and arn not in arns:
+                arns.append(arn)
+    reported: set[str] = set()
+    for principal, arn in itertools.product(_logs_principals_in(document, target), arns):
+        for action in REQUIRED_LOGS_ACTIONS:
+            simulation = _simulate(
+                report, policy, target, "Logs for another account's log group", principal,
+                action, logs_context(arn), "Deny",
+            )
+            if simulation.result.decision == "Allow" and arn not in reported:
+                reported.add(arn)
+                report.findings.append(
+                    Finding(
+                        "CROSS_ACCOUNT",
+                        "error",
+                        f"{principal} may use the key ({action}) for {arn}, a log group in "
+                        f"account {_arn_account(arn)}: pin the account in "
+                        f"{ENCRYPTION_CONTEXT_KEY}",
+                        _first(simulation.result.matched),
+                    )
+                )
+
+
+def _check_overbroad(policy: Policy, target: Target, report: Report) -> None:
+    named = {target.log_group_arn(name) for name in target.log_groups}
+    arns = [target.log_group_arn(name + LOOKALIKE_SUFFIX) for name in target.log_groups]
+    arns.append(target.log_group_arn("/some/other/log-group"))
+    for pattern in _context_arn_candidates(policy):
+        for arn in instantiate_arn(pattern, target, prefer_foreign=False):
+            if _arn_account(arn) == target.account and arn not in named and arn not in arns:
+                arns.append(arn)
+    for arn in arns:
+        simulation = _simulate(
+            report, policy, target, "Logs for a log group that is not ours to name",
+            target.logs_principal, "kms:GenerateDataKey", logs_context(arn), "Either",
+        )
+        if simulation.result.decision == "Allow":
+            report.findings.append(
+                Finding(
+                    "OVERBROAD",
+                    "warning",
+                    f"{target.logs_principal} may use the key for {arn}, a log group of this "
+                    "account that is not one of the named log groups",
+                    _first(simulation.result.matched),
+                )
+            )
+            return
+
+
+def _check_lockout(policy: Policy, target: Target, report: Report) -> None:
+    root = root_arn(target.partition, target.account)
+    simulation = _simulate(
+        report, policy, target, "The account keeps control", root, "kms:PutKeyPolicy", {}, "Allow"
+    )
+    if simulation.result.decision != "Allow":
+        report.findings.append(
+            Finding(
+                "LOCKOUT",
+                "error",
+                f"{root} cannot call kms:PutKeyPolicy ({simulation.result.decision}): KMS "
+                "would refuse this policy, or the key would become unmanageable",
+                _first(simulation.result.matched),
+            )
+        )
+
+
+def _is_identity_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in IDENTITY_KEYS or lowered.startswith(IDENTITY_PREFIXES)
+
+
+def _check_public(policy: Policy, document: object, target: Target, report: Report) -> None:
+    outsider = target.outsider_account()
+    callers = (f"arn:{target.partition.name}:iam::{outsider}:role/outsider", "*")
+    statements = _statements(document)
+    for index, statement in enumerate(statements):
+        if statement.get("Effect") != "Allow":
+            continue
+        sid = statement_id(statement, index)
+        for caller in callers:
+            if not statement_principal_matches(statement, caller):
+                continue
+            found = _outsider_allowed(policy, statement, caller, target, report)
+            if found is not None:
+                who = "an anonymous caller" if caller == "*" else f"{caller} (another account)"
+                report.findings.append(
+                    Finding(
+                        "PUBLIC",
+                        "error",
+                        f"statement {sid} allows {who} to call {found.request.action}: any "
+                        "principal can satisfy it; name principals or pin "
+                        "aws:PrincipalAccount/kms:CallerAccount",
+                        sid,
+                    )
+                )
+                break
+
+
+def _outsider_allowed(
+    policy: Policy, statement: Mapping[str, Any], caller: str, target: Target, report: Report
+) -> Simulation | None:
+    """Search the requests an outsider can make for one this statement allows."""
+    for action in _statement_actions(statement):
+        for context in _attacker_contexts(policy, statement):
+            request = Request(caller, action, context, target.key_arn)
+            result = evaluate(policy, request)
+            if result.decision == "Allow":
+                simulation = Simulation("An outsider uses the key", request, result, "Deny")
+                report.simulations.append(simulation)
+                return simulation
+    # Record one representative denied attempt so the report shows what was tried.
+    _simulate(
+        report, policy, target, "An outsider uses the key", caller, "kms:Decrypt", {}, "Deny"
+    )
+    return None
+
+
+def _statement_actions(statement: Mapping[str, Any]) -> list[str]:
+    """Concrete KMS actions a statement's Action/NotAction can cover."""
+    everything = expand_action_pattern("kms:*")
+    if "Action" in statement:
+        patterns = _as_list(statement["Action"])
+        actions: list[str] = []
+        for pattern in patterns:
+            if isinstance(pattern, str):
+                actions.extend(a for a in expand_action_pattern(pattern) if a not in actions)
+        return actions
+    return everything  # NotAction: evaluate() decides which remain
+
+
+def _attacker_contexts(
+    policy: Policy, statement: Mapping[str, Any]
+) -> Iterable[dict[str, tuple[str, ...]]]:
+    """Request contexts an outsider could send: every non-identity key the
+    statement conditions on, set to each value the policy mentions (or absent)."""
+    keys: list[str] = []
+    conditions = statement.get("Condition")
+    if isinstance(conditions, Mapping):
+        for block in conditions.values():
+            if isinstance(block, Mapping):
+                for key in block:
+                    if isinstance(key, str) and not _is_identity_key(key) and key not in keys:
+                        keys.append(key)
+    choices: list[list[tuple[str, ...] | None]] = []
+    for key in keys:
+        values: list[tuple[str, ...] | None] = [None]
+        for value in condition_candidate_values(policy, key)[:MAX_VALUES_PER_KEY]:
+            values.append((_fill_wildcards(value),))
+        choices.append(values)
+    for combination in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
+        yield {key: value for key, value in zip(keys, combination, strict=True) if value is not None}
+
+
+def _check_principals(policy: Policy, document: object, target: Target, report: Report) -> None:
+    for index, statement in enumerate(_statements(document)):
+        sid = statement_id(statement, index)
+        for principal in _service_principals_of(statement):
+            match = _LOGS_PRINCIPAL.fullmatch(principal)
+            if match is None:
+                continue
+            region = match.group("region")
+            if region is None and match.group("suffix") in _principal_suffixes():
+                report.findings.append(
+                    Finding(
+                        "GLOBAL_PRINCIPAL",
+                        "warning",
+                        f"statement {sid} names the global principal {principal}: CloudWatch Logs "
+                        f"documents the regional {target.logs_principal} for KMS keys",
+                        sid,
+                    )
+                )
+            elif region is not None and region != target.region:
+                simulation = _simulate(
+                    report, policy, target, "Logs of another region", principal,
+                    "kms:GenerateDataKey",
+                    logs_context(target.log_group_arn(target.log_groups[0])), "Either",
+                )
+                report.findings.append(
+                    Finding(
+                        "WRONG_REGION_PRINCIPAL",
+                        "error",
+                        f"statement {sid} names {principal}, the Logs principal of region "
+                        f"{region}; this key lives in {target.region} (simulated: "
+                        f"{simulation.result.decision}); KMS rejects other regions' principals "
+                        "in some regions",
+                        sid,
+                    )
+                )
+
+
+def _check_actions(document: object, report: Report) -> None:
+    for index, statement in enumerate(_statements(document)):
+        sid = statement_id(statement, index)
+        for field_name in ("Action", "NotAction"):
+            for action in _as_list(statement.get(field_name)):
+                if isinstance(action, str) and not is_known_action(action):
+                    report.findings.append(
+                        Finding(
+                            "UNKNOWN_ACTION",
+                            "warning",
+                            f"statement {sid} {field_name} {action!r} matches no KMS action",
+                            sid,
+                        )
+                    )
+
+
+# --- small helpers ------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(document: object) -> list[Mapping[str, Any]]:
+    if not isinstance(document, Mapping):
+        return []
+    statements = _as_list(document.get("Statement"))
+    return [s for s in statements if isinstance(s, Mapping)]
+
+
+def _service_principals_of(statement: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    for field_name in ("Principal", "NotPrincipal"):
+        principal = statement.get(field_name)
+        if isinstance(principal, Mapping):
+            found.extend(p for p in _as_list(principal.get("Service")) if isinstance(p, str))
+    return found
+
+
+def _service_principals(document: object) -> list[str]:
+    return [p for statement in _statements(document) for p in _service_principals_of(statement)]
+
+
+def _principal_suffixes() -> set[str]:
+    return {partition.principal_suffix for partition in PARTITIONS.values()}
+
+
+def _fill_wildcards(pattern: str) -> str:
+    return pattern.replace("*", "x").replace("?", "x")
+
+
+def _arn_account(arn: str) -> str:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
+def instantiate_arn(pattern: str, target: Target, *, prefer_foreign: bool) -> list[str]:
+    """Concrete log-group ARNs that an ARN pattern from a condition matches.
+
+    Wildcards inside the account component are filled with a real 12-digit
+    account (an outsider's, or ours) when the pattern admits one; wildcards in
+    the resource part become a look-alike name. Non-ARN values yield nothing.
+    """
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:
+        return []
+    account_pattern = parts[4]
+    accounts = [target.outsider_account(), target.account]
+    if not prefer_foreign:
+        accounts.reverse()
+    filled: list[str] = []
+    for account in accounts:
+        if _glob_match(account_pattern, account):
+            region = parts[3] if not _has_wildcard(parts[3]) else target.region
+            partition = parts[1] if not _has_wildcard(parts[1]) else target.partition.name
+            resource = parts[5].replace("*", "lookalike").replace("?", "x")
+            arn = ":".join(["arn", partition, _fill_wildcards(parts[2]), region, account, resource])
+            if arn not in filled:
+                filled.append(arn)
+    if not _has_wildcard(account_pattern) and not filled:
+        filled.append(":".join(parts[:5] + [parts[5].replace("*", "lookalike")]))
+    return filled
+
+
+def _has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def _glob_match(pattern: str, text: str) -> bool:
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
