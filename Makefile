@@ -1,0 +1,71 @@
+# Task runner. Every target installs what it needs itself (scripts/bootstrap.sh),
+# so `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?= default
+# The embedded default: moto's account and region, no AWS account needed.
+LOCAL_ACCOUNT ?= 123456789012
+LOCAL_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
+
+.PHONY: help setup demo test lint typecheck cfn-lint sam-validate check-template \
+        render-local build unit integration serve rehearse render deploy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+setup: ## create .venv with the pinned dev dependencies
+	@bash scripts/bootstrap.sh
+
+demo: setup ## the main job, no AWS account: render + validate + build + rehearsal + serve on 127.0.0.1:3000
+	$(PY) -m localapi demo
+
+test: setup lint typecheck cfn-lint sam-validate build check-template ## everything CI runs
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+cfn-lint: setup
+	$(VENV)/bin/cfn-lint template.yaml
+
+sam-validate: setup
+	$(VENV)/bin/sam validate --lint --template template.yaml --region $(LOCAL_REGION)
+
+render-local: setup ## render the key policy for the embedded default (params/default.yaml)
+	$(PY) -m policy_gen render --config-env default --account $(LOCAL_ACCOUNT) --region $(LOCAL_REGION)
+
+check-template: render-local
+	$(PY) -m policy_gen check-template template.yaml --stack-name secure-api-dev \
+	  --parameter-overrides file://params/default.yaml
+
+build: render-local ## sam build with the runtime's own interpreter on PATH
+	$(PY) -m localapi build
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+integration: build
+	$(PY) -m pytest tests/integration
+
+serve: build ## serve the built function on 127.0.0.1:3000 (no Docker)
+	$(PY) -m localapi serve
+
+rehearse: build ## deploy rehearsal on the embedded AWS emulator (moto)
+	$(PY) -m localapi rehearse
+
+render: setup ## real AWS: render params/$(ENV).yaml for the credentials' account
+	$(PY) -m policy_gen render --config-env $(ENV)
+
+deploy: render ## real AWS: render, build and deploy environment ENV (default|prod)
+	$(PY) -m localapi build --config-env $(ENV)
+	$(VENV)/bin/sam deploy --config-env $(ENV)
+
+clean:
+	rm -rf .aws-sam params .pytest_cache .mypy_cache .ruff_cache
