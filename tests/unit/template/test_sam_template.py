@@ -1,0 +1,171 @@
+"""template.yaml as CloudFormation will see it: transformed by the real SAM translator.
+
+The translator needs an S3 CodeUri and a managed-policy loader; like `sam validate`
+we give it a placeholder bucket and an empty loader (the template uses no managed
+policies, which one test proves).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def _transformed(parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template["Resources"]["ApiFunction"]["Properties"]["CodeUri"] = "s3://bucket/code.zip"
+    return dict(transform(copy.deepcopy(template), parameters or {}, _NoManagedPolicies()))
+
+
+@pytest.fixture(scope="module")
+def cfn(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    return _transformed()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    yield patch
+    patch.undo()
+
+
+def resources(cfn: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in cfn["Resources"].items() if v["Type"] == kind}
+
+
+def test_key_is_symmetric_rotated_and_takes_the_rendered_policy(cfn: dict[str, Any]) -> None:
+    key = cfn["Resources"]["LogsKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    props = key["Properties"]
+    assert props["EnableKeyRotation"] is True
+    assert props["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert props["KeyPolicy"] == {"Ref": "KeyPolicy"}
+    # Neither retained, so no log group outlives its key.
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Delete"
+    assert resources(cfn, "AWS::KMS::Alias")
+
+
+def test_both_log_groups_are_encrypted_with_the_key_arn(cfn: dict[str, Any]) -> None:
+    groups = resources(cfn, "AWS::Logs::LogGroup")
+    assert set(groups) == {"FunctionLogGroup", "AccessLogGroup"}
+    for group in groups.values():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+        assert "AWS::StackName" in json.dumps(group["Properties"]["LogGroupName"])
+        assert group["DeletionPolicy"] == "Delete"
+
+
+def test_function_logs_only_to_its_own_encrypted_group(cfn: dict[str, Any]) -> None:
+    functions = resources(cfn, "AWS::Lambda::Function")
+    assert list(functions) == ["ApiFunction"]
+    props = functions["ApiFunction"]["Properties"]
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+
+
+def test_execution_role_is_least_privilege(cfn: dict[str, Any]) -> None:
+    role = cfn["Resources"]["FunctionRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    actions = sorted(a for s in statements for a in s["Action"])
+    assert actions == sorted(
+        ["logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments",
+         "xray:PutTelemetryRecords"]
+    )
+    for statement in statements:
+        if any(a.startswith("logs:") for a in statement["Action"]):
+            assert statement["Resource"] == {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}
+    assert "logs:CreateLogGroup" not in json.dumps(cfn)
+
+
+def test_api_stage_throttling_tracing_and_encrypted_access_logs(cfn: dict[str, Any]) -> None:
+    stage = next(iter(resources(cfn, "AWS::ApiGateway::Stage").values()))["Properties"]
+    assert stage["StageName"] == {"Ref": "EnvironmentSuffix"}
+    assert stage["TracingEnabled"] is True
+    settings = stage["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert settings["LoggingLevel"] == "OFF"
+    destination = json.dumps(stage["AccessLogSetting"]["DestinationArn"])
+    assert "AccessLogGroup" in destination
+    json.loads(stage["AccessLogSetting"]["Format"].replace("\n", ""))  # JSON access logs
+    api = cfn["Resources"]["Api"]
+    assert api["Type"] == "AWS::ApiGateway::RestApi"
+    assert api["Properties"]["EndpointConfiguration"]["Types"] == ["REGIONAL"]
+
+
+def test_routes_proxy_everything_and_keys_are_required_except_health(cfn: dict[str, Any]) -> None:
+    body = cfn["Resources"]["Api"]["Properties"]["Body"]
+    paths = body["paths"]
+    assert set(paths) == {"/", "/{proxy+}", "/health"}
+    for path in ("/", "/{proxy+}"):
+        method = paths[path]["x-amazon-apigateway-any-method"]
+        assert method["security"] == [{"api_key": []}]
+        assert method["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    assert "security" not in paths["/health"]["get"] or paths["/health"]["get"]["security"] == []
+
+
+def test_usage_plan_throttles_and_quotas_the_key(monkeypatch_module: pytest.MonkeyPatch) -> None:
+    # The translator resolves usage-plan values from the parameters it is given.
+    cfn = _transformed(
+        {"ThrottlingRateLimit": 7, "ThrottlingBurstLimit": 9, "UsagePlanQuotaPerDay": 11}
+    )
+    plan = next(iter(resources(cfn, "AWS::ApiGateway::UsagePlan").values()))["Properties"]
+    assert plan["Throttle"] == {"RateLimit": 7, "BurstLimit": 9}
+    assert plan["Quota"] == {"Limit": 11, "Period": "DAY"}
+    assert "ApiApiKey" in cfn["Resources"]
+
+
+def test_outputs_are_complete(cfn: dict[str, Any]) -> None:
+    assert set(cfn["Outputs"]) == {
+        "ApiUrl", "KmsKeyId", "KmsKeyArn", "LogGroupName", "AccessLogGroupName",
+        "FunctionName", "ApiKeyId",
+    }
+
+
+def test_rules_pin_the_policy_to_account_and_region(cfn: dict[str, Any]) -> None:
+    assertions = cfn["Rules"]["KeyPolicyRenderedForThisDeployment"]["Assertions"]
+    asserted = json.dumps(assertions)
+    assert '"Ref": "PolicyAccountId"' in asserted and '"Ref": "AWS::AccountId"' in asserted
+    assert '"Ref": "PolicyRegion"' in asserted and '"Ref": "AWS::Region"' in asserted
+
+
+def test_alarms_cover_errors_throttles_5xx_and_p99(cfn: dict[str, Any]) -> None:
+    alarms = resources(cfn, "AWS::CloudWatch::Alarm")
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
+    assert metrics == ["5XXError", "Errors", "Latency", "Throttles"]
+    latency = next(a for a in alarms.values() if a["Properties"]["MetricName"] == "Latency")
+    assert latency["Properties"]["ExtendedStatistic"] == "p99"
+
+
+def test_account_role_only_when_asked(monkeypatch_module: pytest.MonkeyPatch) -> None:
+    cfn = _transformed({"CreateApiGatewayAccountRole": "true"})
+    assert cfn["Resources"]["ApiGatewayAccount"]["Condition"] == "CreateAccountRole"
+    assert cfn["Resources"]["Api"]["DependsOn"] == "ApiGatewayAccountReady"
+
+
+def test_every_taggable_resource_is_tagged(cfn: dict[str, Any]) -> None:
+    taggable = {"AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::Lambda::Function",
+                "AWS::ApiGateway::Stage"}
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] in taggable:
+            tags = json.dumps(resource["Properties"].get("Tags"))
+            assert "Environment" in tags and "Application" in tags, logical_id
