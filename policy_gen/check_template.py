@@ -111,28 +111,49 @@ def _check_log_groups(
         kms_key_id = (resource.get("Properties") or {}).get("KmsKeyId")
         reference = key_reference(kms_key_id)
         if kms_key_id is None:
-            report.findings.append((logical_id, Finding(
-                "LOGGROUP_UNENCRYPTED", "error",
-                f"log group {logical_id} has no KmsKeyId: its logs are not encrypted with "
-                "a customer-managed key", None)))
+            report.findings.append(
+                (
+                    logical_id,
+                    Finding(
+                        "LOGGROUP_UNENCRYPTED",
+                        "error",
+                        f"log group {logical_id} has no KmsKeyId: its logs are not encrypted with "
+                        "a customer-managed key",
+                        None,
+                    ),
+                )
+            )
         elif reference is not None and reference[1] != "arn":
             how = "!Ref" if reference[1] == "id" else f"!GetAtt {reference[0]}.{reference[1]}"
-            report.findings.append((logical_id, Finding(
-                "KMSKEYID_NOT_ARN", "error",
-                f"log group {logical_id} sets KmsKeyId with {how} {reference[0]}, which gives "
-                f"the key id; CloudWatch Logs needs the ARN: use !GetAtt {reference[0]}.Arn",
-                None)))
+            report.findings.append(
+                (
+                    logical_id,
+                    Finding(
+                        "KMSKEYID_NOT_ARN",
+                        "error",
+                        f"log group {logical_id} sets KmsKeyId with {how} {reference[0]}, which gives "
+                        f"the key id; CloudWatch Logs needs the ARN: use !GetAtt {reference[0]}.Arn",
+                        None,
+                    ),
+                )
+            )
     for group in groups:
         if group.logical_id in encrypted and isinstance(group.name, Unresolved):
-            report.findings.append((group.logical_id, Finding(
-                "LOGGROUP_NAME_UNKNOWN", "error",
-                f"log group {group.logical_id} has no name known before deploy ({group.name}): "
-                "give it a LogGroupName so the key policy can name it", None)))
+            report.findings.append(
+                (
+                    group.logical_id,
+                    Finding(
+                        "LOGGROUP_NAME_UNKNOWN",
+                        "error",
+                        f"log group {group.logical_id} has no name known before deploy ({group.name}): "
+                        "give it a LogGroupName so the key policy can name it",
+                        None,
+                    ),
+                )
+            )
 
 
-def _function_log_group(
-    properties: Mapping[str, Any], globals_config: Mapping[str, Any]
-) -> Any:
+def _function_log_group(properties: Mapping[str, Any], globals_config: Mapping[str, Any]) -> Any:
     logging = properties.get("LoggingConfig") or globals_config.get("LoggingConfig") or {}
     return logging.get("LogGroup") if isinstance(logging, Mapping) else None
 
@@ -141,8 +162,9 @@ def _check_functions(
     template: Mapping[str, Any], resolver: Resolver, report: TemplateReport
 ) -> None:
     globals_section = template.get("Globals") or {}
-    function_globals = globals_section.get("Function") or {} if isinstance(
-        globals_section, Mapping) else {}
+    function_globals = (
+        globals_section.get("Function") or {} if isinstance(globals_section, Mapping) else {}
+    )
     log_group_names = {
         resolver.resolve_text((resource.get("Properties") or {}).get("LogGroupName"))
         for _, resource in resources_of_type(template, "AWS::Logs::LogGroup")
@@ -159,11 +181,19 @@ def _check_functions(
         resolved = resolver.resolve_text(name) if name is not None else None
         if isinstance(resolved, str) and f"/aws/lambda/{resolved}" in log_group_names:
             continue
-        report.findings.append((logical_id, Finding(
-            "LAMBDA_AUTO_LOGGROUP", "error",
-            f"function {logical_id} has no LoggingConfig.LogGroup and no explicit "
-            "/aws/lambda/<name> log group: Lambda will create an unencrypted log group "
-            "that never expires", None)))
+        report.findings.append(
+            (
+                logical_id,
+                Finding(
+                    "LAMBDA_AUTO_LOGGROUP",
+                    "error",
+                    f"function {logical_id} has no LoggingConfig.LogGroup and no explicit "
+                    "/aws/lambda/<name> log group: Lambda will create an unencrypted log group "
+                    "that never expires",
+                    None,
+                ),
+            )
+        )
 
 
 def _check_deletion(
@@ -173,11 +203,19 @@ def _check_deletion(
         return
     for group in groups:
         if group.retained:
-            report.findings.append((group.logical_id, Finding(
-                "KEY_DELETION_MISMATCH", "error",
-                f"log group {group.logical_id} is retained but its key {key_id} is not: "
-                "after the stack is deleted the retained logs can never be read; give both "
-                "DeletionPolicy/UpdateReplacePolicy Retain, or neither", None)))
+            report.findings.append(
+                (
+                    group.logical_id,
+                    Finding(
+                        "KEY_DELETION_MISMATCH",
+                        "error",
+                        f"log group {group.logical_id} is retained but its key {key_id} is not: "
+                        "after the stack is deleted the retained logs can never be read; give both "
+                        "DeletionPolicy/UpdateReplacePolicy Retain, or neither",
+                        None,
+                    ),
+                )
+            )
 
 
 def _check_key(
@@ -227,13 +265,12 @@ def _placeholders(value: Any, resolver: Resolver) -> Any:
     if isinstance(value, Unresolved):
         expression = value.expression
         if expression.startswith("GetAtt ") and expression.endswith(".Arn"):
-            logical_id = expression[len("GetAtt "):-len(".Arn")]
+            logical_id = expression[len("GetAtt ") : -len(".Arn")]
             resource = resolver.template["Resources"].get(logical_id, {})
             kind = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user"}.get(resource.get("Type"))
             if kind is not None:
                 return (
-                    f"arn:{resolver.partition or 'aws'}:iam::{resolver.account}:{kind}/"
-                    f"{logical_id}"
+                    f"arn:{resolver.partition or 'aws'}:iam::{resolver.account}:{kind}/{logical_id}"
                 )
         return str(value)
     if isinstance(value, list):

@@ -101,7 +101,7 @@ def resolve_partition(name: str | None, region: str, logs_principal: str | None)
     return Partition(
         name=name,
         region_pattern=ANY_REGION_PATTERN,
-        principal_suffix=logs_principal[len(prefix):],
+        principal_suffix=logs_principal[len(prefix) :],
         known_regions=frozenset(),
         principal_source="given on the command line",
     )
@@ -125,7 +125,7 @@ def parse_parameter_overrides(items: Sequence[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in items:
         if item.startswith("file://"):
-            values.update(_read_parameter_file(Path(item[len("file://"):])))
+            values.update(_read_parameter_file(Path(item[len("file://") :])))
             continue
         name, sep, value = item.partition("=")
         if not sep or not name.isalnum():
@@ -220,7 +220,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     principal = parse_principal(args.principal)
     action = args.action.strip()
     if ":" not in action or not all(action.split(":", 1)):
-        raise InputError(f"invalid --action {args.action!r}: expected service:Action, e.g. kms:Decrypt")
+        raise InputError(
+            f"invalid --action {args.action!r}: expected service:Action, e.g. kms:Decrypt"
+        )
     request = Request(principal, action, parse_context(args.context), args.resource)
     result = evaluate(parse_policy(document), request)
     if args.format == "json":
@@ -300,11 +302,17 @@ def cmd_check_template(args: argparse.Namespace) -> int:
     template = load_template(args.template)
     overrides = parse_parameter_overrides(args.parameter_overrides)
     region = args.region or overrides.get("PolicyRegion") or DEFAULT_CHECK_REGION
-    account = check_account(args.account or overrides.get("PolicyAccountId") or DEFAULT_CHECK_ACCOUNT)
+    account = check_account(
+        args.account or overrides.get("PolicyAccountId") or DEFAULT_CHECK_ACCOUNT
+    )
     partition = resolve_partition(args.partition, region, args.logs_principal)
     resolver = Resolver.for_template(
-        template, overrides, region=region, account=account,
-        partition=partition.name, stack_name=args.stack_name,
+        template,
+        overrides,
+        region=region,
+        account=account,
+        partition=partition.name,
+        stack_name=args.stack_name,
     )
     report = check_template(template, resolver, partition)
     if args.strict:
@@ -318,8 +326,11 @@ def cmd_check_template(args: argparse.Namespace) -> int:
         )
         for key in report.keys:
             groups = ", ".join(key.log_groups) or "no log groups"
-            status = "not checked" if key.report is None else (
-                "valid" if key.report.valid else "INVALID")
+            status = (
+                "not checked"
+                if key.report is None
+                else ("valid" if key.report.valid else "INVALID")
+            )
             print(f"  key {key.logical_id}: encrypts {groups}: policy {status}")
         print("Findings:")
         findings = report.all_findings()
@@ -344,7 +355,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not stack_name:
         raise InputError("no stack name: pass --stack-name or set stack_name in samconfig.toml")
     region = (
-        args.region or env.region or os.environ.get("AWS_REGION")
+        args.region
+        or env.region
+        or os.environ.get("AWS_REGION")
         or os.environ.get("AWS_DEFAULT_REGION")
     )
     if not region:
@@ -357,21 +370,31 @@ def cmd_render(args: argparse.Namespace) -> int:
     declared = template.get("Parameters") or {}
     overrides = {k: v for k, v in overrides.items() if k in declared}
     resolver = Resolver.for_template(
-        template, overrides, region=region, account=account,
-        partition=partition.name, stack_name=stack_name,
+        template,
+        overrides,
+        region=region,
+        account=account,
+        partition=partition.name,
+        stack_name=stack_name,
     )
     groups = encrypted_log_groups(template, resolver)
     if args.key:
         groups = [group for group in groups if group.key_logical_id == args.key]
     keys = sorted({group.key_logical_id for group in groups})
     if not groups:
-        raise InputError(f"template {args.template} has no log group encrypted with a KMS key of its own")
+        raise InputError(
+            f"template {args.template} has no log group encrypted with a KMS key of its own"
+        )
     if len(keys) > 1:
-        raise InputError(f"the template has several keys ({', '.join(keys)}): choose one with --key")
+        raise InputError(
+            f"the template has several keys ({', '.join(keys)}): choose one with --key"
+        )
     names: list[str] = []
     for group in groups:
         if isinstance(group.name, Unresolved):
-            raise InputError(f"log group {group.logical_id} has no name known before deploy: {group.name}")
+            raise InputError(
+                f"log group {group.logical_id} has no name known before deploy: {group.name}"
+            )
         names.append(group.name)
     policy = render_policy(partition, region, account, names, principal=args.logs_principal)
     report = validate(policy, Target.checked(partition, region, account, names))
@@ -397,8 +420,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     path = Path(out)
     write_atomically(path, output_text(path, policy, account, region))
     if args.format == "json":
-        _print_json({"written": str(path), "policy": policy, "stack_name": stack_name,
-                     "region": region, "account": account, "log_groups": names})
+        _print_json(
+            {
+                "written": str(path),
+                "policy": policy,
+                "stack_name": stack_name,
+                "region": region,
+                "account": account,
+                "log_groups": names,
+            }
+        )
     else:
         print("\n".join([*summary, f"  written to {path}"]))
     return 0
@@ -408,18 +439,29 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text (default, for people) or json (for scripts)")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default, for people) or json (for scripts)",
+    )
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", required=True, help="policy JSON file, or - for stdin")
-    parser.add_argument("--partition", help="aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b "
-                        "(default: the region's partition)")
+    parser.add_argument(
+        "--partition",
+        help="aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b (default: the region's partition)",
+    )
     parser.add_argument("--region", required=True, help="the key's region, e.g. eu-west-1")
     parser.add_argument("--account", required=True, help="the key's 12-digit account id")
-    parser.add_argument("--log-group", action="append", required=True, metavar="NAME",
-                        help="a log group the key must serve (repeat for several)")
+    parser.add_argument(
+        "--log-group",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="a log group the key must serve (repeat for several)",
+    )
     parser.add_argument("--logs-principal", help=argparse.SUPPRESS)
 
 
@@ -435,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     render = commands.add_parser(
-        "render", help="render the key policy for an environment and write the SAM parameter file",
+        "render",
+        help="render the key policy for an environment and write the SAM parameter file",
         description=(
             "Render the key policy for the log groups the template encrypts, for one stack, "
             "account and region; validate it; write it (with the account and region it was "
@@ -443,38 +486,64 @@ def build_parser() -> argparse.ArgumentParser:
             "file://params/ENV.yaml. Values not given come from samconfig.toml."
         ),
     )
-    render.add_argument("--template", default="template.yaml", help="SAM template (default: template.yaml)")
-    render.add_argument("--config-file", default="samconfig.toml", help="SAM config (default: samconfig.toml)")
-    render.add_argument("--config-env", default="default", help="samconfig environment (default: default)")
+    render.add_argument(
+        "--template", default="template.yaml", help="SAM template (default: template.yaml)"
+    )
+    render.add_argument(
+        "--config-file", default="samconfig.toml", help="SAM config (default: samconfig.toml)"
+    )
+    render.add_argument(
+        "--config-env", default="default", help="samconfig environment (default: default)"
+    )
     render.add_argument("--stack-name", help="stack name (default: from samconfig)")
     render.add_argument("--region", help="region (default: samconfig, then AWS_REGION)")
     render.add_argument("--partition", help="partition (default: the region's)")
     render.add_argument("--account", help="12-digit account id (default: STS GetCallerIdentity)")
     render.add_argument("--logs-principal", help="Logs principal for a partition the table lacks")
     render.add_argument("--key", help="logical id of the key, when the template has several")
-    render.add_argument("--parameter-overrides", nargs="*", default=[], metavar="K=V",
-                        help="template parameter values (on top of samconfig's)")
-    render.add_argument("--out", help="output: .yaml SAM parameter file (default params/ENV.yaml), "
-                        ".json policy document, or - for the policy on stdout")
+    render.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="K=V",
+        help="template parameter values (on top of samconfig's)",
+    )
+    render.add_argument(
+        "--out",
+        help="output: .yaml SAM parameter file (default params/ENV.yaml), "
+        ".json policy document, or - for the policy on stdout",
+    )
     _add_format(render)
     render.set_defaults(handler=cmd_render)
 
     simulate = commands.add_parser(
-        "simulate", help="decide one request against a key policy as KMS would",
+        "simulate",
+        help="decide one request against a key policy as KMS would",
         description="Decide one request against a key policy alone. Exit 0 Allow, 1 deny.",
     )
     simulate.add_argument("--policy", required=True, help="policy JSON file, or - for stdin")
-    simulate.add_argument("--principal", required=True,
-                          help="service principal (logs.eu-west-1.amazonaws.com), ARN, account id, or * (anonymous)")
+    simulate.add_argument(
+        "--principal",
+        required=True,
+        help="service principal (logs.eu-west-1.amazonaws.com), ARN, account id, or * (anonymous)",
+    )
     simulate.add_argument("--action", required=True, help="e.g. kms:GenerateDataKey")
-    simulate.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
-                          help="request context; repeat a key for several values")
-    simulate.add_argument("--resource", help="the key ARN (default: the key the policy is attached to)")
+    simulate.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="request context; repeat a key for several values",
+    )
+    simulate.add_argument(
+        "--resource", help="the key ARN (default: the key the policy is attached to)"
+    )
     _add_format(simulate)
     simulate.set_defaults(handler=cmd_simulate)
 
     validate = commands.add_parser(
-        "validate", help="prove a key policy right for CloudWatch Logs",
+        "validate",
+        help="prove a key policy right for CloudWatch Logs",
         description=(
             "Simulate the requests that matter (Logs for each log group, Logs for look-alike "
             "and other accounts' groups, the root's PutKeyPolicy, outsiders) and report "
@@ -487,7 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=cmd_validate)
 
     explain = commands.add_parser(
-        "explain", help="print the access matrix of a key policy",
+        "explain",
+        help="print the access matrix of a key policy",
         description="Principals x actions x log groups -> decision, as a table.",
     )
     _add_target(explain)
@@ -495,7 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(handler=cmd_explain)
 
     check = commands.add_parser(
-        "check-template", help="check every key and log group of a SAM/CloudFormation template",
+        "check-template",
+        help="check every key and log group of a SAM/CloudFormation template",
         description=(
             "Find every KMS key, its policy (inline or via a parameter) and the log groups "
             "encrypted with it; validate each key; report template mistakes. "
@@ -503,13 +574,26 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     check.add_argument("template", help="template file (YAML with short tags, or JSON)")
-    check.add_argument("--region", help=f"deployment region (default: PolicyRegion parameter, else {DEFAULT_CHECK_REGION})")
-    check.add_argument("--account", help=f"deployment account (default: PolicyAccountId parameter, else {DEFAULT_CHECK_ACCOUNT})")
+    check.add_argument(
+        "--region",
+        help=f"deployment region (default: PolicyRegion parameter, else {DEFAULT_CHECK_REGION})",
+    )
+    check.add_argument(
+        "--account",
+        help=f"deployment account (default: PolicyAccountId parameter, else {DEFAULT_CHECK_ACCOUNT})",
+    )
     check.add_argument("--partition", help="partition (default: the region's)")
-    check.add_argument("--stack-name", default="secure-api-dev", help="stack name (default: secure-api-dev)")
+    check.add_argument(
+        "--stack-name", default="secure-api-dev", help="stack name (default: secure-api-dev)"
+    )
     check.add_argument("--logs-principal", help=argparse.SUPPRESS)
-    check.add_argument("--parameter-overrides", nargs="*", default=[], metavar="K=V",
-                       help="parameter values, or file://params/ENV.yaml")
+    check.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="K=V",
+        help="parameter values, or file://params/ENV.yaml",
+    )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     _add_format(check)
     check.set_defaults(handler=cmd_check_template)

@@ -36,11 +36,11 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> tuple[dict[str, str],
     for item in items:
         text = item.strip()
         if text.startswith("file://"):
-            files.append(text[len("file://"):])
+            files.append(text[len("file://") :])
             continue
         position = 0
         for match in _PAIR.finditer(text):
-            if text[position:match.start()].strip():
+            if text[position : match.start()].strip():
                 break
             value = match.group(2)
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":

@@ -53,8 +53,10 @@ def log_groups(target: Target) -> list[tuple[str, str]]:
     return [
         *((name, target.log_group_arn(name)) for name in target.log_groups),
         (f"{first}{LOOKALIKE_SUFFIX} (ours)", target.log_group_arn(first + LOOKALIKE_SUFFIX)),
-        (f"{first} (acct {target.outsider_account()})",
-         target.log_group_arn(first, target.outsider_account())),
+        (
+            f"{first} (acct {target.outsider_account()})",
+            target.log_group_arn(first, target.outsider_account()),
+        ),
     ]
 
 

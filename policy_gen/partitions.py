@@ -10,6 +10,7 @@ it in its output.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -39,13 +40,42 @@ PARTITIONS: dict[str, Partition] = {
             region_pattern=re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]{1,2}"),
             principal_suffix="amazonaws.com",
             known_regions=frozenset(
-                """af-south-1 ap-east-1 ap-east-2 ap-northeast-1 ap-northeast-2
-                ap-northeast-3 ap-south-1 ap-south-2 ap-southeast-1 ap-southeast-2
-                ap-southeast-3 ap-southeast-4 ap-southeast-5 ap-southeast-6
-                ap-southeast-7 ca-central-1 ca-west-1 eu-central-1 eu-central-2
-                eu-north-1 eu-south-1 eu-south-2 eu-west-1 eu-west-2 eu-west-3
-                il-central-1 me-central-1 me-south-1 mx-central-1 sa-east-1
-                us-east-1 us-east-2 us-west-1 us-west-2""".split()
+                [
+                    "af-south-1",
+                    "ap-east-1",
+                    "ap-east-2",
+                    "ap-northeast-1",
+                    "ap-northeast-2",
+                    "ap-northeast-3",
+                    "ap-south-1",
+                    "ap-south-2",
+                    "ap-southeast-1",
+                    "ap-southeast-2",
+                    "ap-southeast-3",
+                    "ap-southeast-4",
+                    "ap-southeast-5",
+                    "ap-southeast-6",
+                    "ap-southeast-7",
+                    "ca-central-1",
+                    "ca-west-1",
+                    "eu-central-1",
+                    "eu-central-2",
+                    "eu-north-1",
+                    "eu-south-1",
+                    "eu-south-2",
+                    "eu-west-1",
+                    "eu-west-2",
+                    "eu-west-3",
+                    "il-central-1",
+                    "me-central-1",
+                    "me-south-1",
+                    "mx-central-1",
+                    "sa-east-1",
+                    "us-east-1",
+                    "us-east-2",
+                    "us-west-1",
+                    "us-west-2",
+                ]
             ),
             principal_source="documented: CloudWatch Logs user guide, encrypt-log-data-kms",
         ),
@@ -112,10 +142,8 @@ def check_region(partition: Partition, region: str) -> str:
     """Return ``region`` if it is a well-formed region of ``partition``."""
     if not partition.region_pattern.fullmatch(region):
         owner = None
-        try:
+        with contextlib.suppress(InputError):
             owner = partition_for_region(region)
-        except InputError:
-            pass
         if owner is not None:
             raise InputError(
                 f"region {region!r} belongs to partition {owner.name!r}, not {partition.name!r}"
@@ -143,11 +171,12 @@ def check_log_group_name(name: str) -> str:
                 "expected at most 512"
             )
         raise InputError(
-            f"invalid log group name {name!r}: expected 1-512 characters of "
-            "a-z A-Z 0-9 _ - / . #"
+            f"invalid log group name {name!r}: expected 1-512 characters of a-z A-Z 0-9 _ - / . #"
         )
     if name.startswith("aws/"):
-        raise InputError(f"invalid log group name {name!r}: names starting with 'aws/' are reserved")
+        raise InputError(
+            f"invalid log group name {name!r}: names starting with 'aws/' are reserved"
+        )
     return name
 
 

@@ -31,11 +31,33 @@ _SHORT_TAGS = {
     "Condition": "Condition",
     **{
         name: f"Fn::{name}"
-        for name in (
-            "Sub GetAtt Join Select Split If Equals Not And Or FindInMap ImportValue "
-            "Base64 Cidr GetAZs Transform Length ToJsonString ForEach Contains "
-            "EachMemberEquals EachMemberIn RefAll ValueOf ValueOfAll"
-        ).split()
+        for name in [
+            "Sub",
+            "GetAtt",
+            "Join",
+            "Select",
+            "Split",
+            "If",
+            "Equals",
+            "Not",
+            "And",
+            "Or",
+            "FindInMap",
+            "ImportValue",
+            "Base64",
+            "Cidr",
+            "GetAZs",
+            "Transform",
+            "Length",
+            "ToJsonString",
+            "ForEach",
+            "Contains",
+            "EachMemberEquals",
+            "EachMemberIn",
+            "RefAll",
+            "ValueOf",
+            "ValueOfAll",
+        ]
     },
 }
 
@@ -49,6 +71,15 @@ PSEUDO_PARAMETERS = (
     "AWS::StackName",
     "AWS::URLSuffix",
 )
+
+# Resource types whose Ref is the name set in this property.
+REF_RETURNS_NAME = {
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::S3::Bucket": "BucketName",
+}
 
 _URL_SUFFIX = {"aws-cn": "amazonaws.com.cn", "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov"}
 
@@ -75,7 +106,7 @@ def _construct_tag(loader: _TemplateLoader, suffix: str, node: yaml.Node) -> dic
     return {long_name: value}
 
 
-_TemplateLoader.add_multi_constructor("!", _construct_tag)  # type: ignore[no-untyped-call]
+_TemplateLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_template(path: str | Path) -> dict[str, Any]:
@@ -178,9 +209,7 @@ class Resolver:
                 values[name] = _scalar_text(spec["Default"])
         for name, value in (overrides or {}).items():
             if name not in declared:
-                raise InputError(
-                    f"parameter override {name!r} is not a parameter of the template"
-                )
+                raise InputError(f"parameter override {name!r} is not a parameter of the template")
             values[name] = value
         return cls(template, values, region, account, partition, stack_name)
 
@@ -213,9 +242,10 @@ class Resolver:
         return self._resource_ref(name, resources[name])
 
     def _resource_ref(self, logical_id: str, resource: Mapping[str, Any]) -> Any:
-        # Ref on a log group returns its name; that is the one resource Ref we need.
-        if resource.get("Type") == "AWS::Logs::LogGroup":
-            name = (resource.get("Properties") or {}).get("LogGroupName")
+        # Where Ref returns a name the template sets explicitly, we know it.
+        name_property = REF_RETURNS_NAME.get(str(resource.get("Type")))
+        if name_property is not None:
+            name = (resource.get("Properties") or {}).get(name_property)
             if name is not None:
                 return self._guarded(f"Ref {logical_id}", name)
         return Unresolved(f"Ref {logical_id}")
@@ -238,7 +268,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (name, argument), = value.items()
+            ((name, argument),) = value.items()
             if name == "Ref":
                 return self.ref(argument)
             if name == "Condition":
@@ -429,12 +459,22 @@ _FUNCTIONS: dict[str, Any] = {
 }
 # Real intrinsics whose value only exists at deploy time.
 _UNKNOWABLE = frozenset(
-    {"Fn::ImportValue", "Fn::Base64", "Fn::Cidr", "Fn::GetAZs", "Fn::Transform",
-     "Fn::Length", "Fn::ToJsonString", "Fn::ForEach"}
+    {
+        "Fn::ImportValue",
+        "Fn::Base64",
+        "Fn::Cidr",
+        "Fn::GetAZs",
+        "Fn::Transform",
+        "Fn::Length",
+        "Fn::ToJsonString",
+        "Fn::ForEach",
+    }
 )
 
 
-def resources_of_type(template: Mapping[str, Any], *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def resources_of_type(
+    template: Mapping[str, Any], *types: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(logical id, resource) pairs of the given types, in template order."""
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") in types:
@@ -456,7 +496,7 @@ class EncryptedLogGroup:
 def key_reference(value: Any) -> tuple[str, str] | None:
     """Which key a ``KmsKeyId`` value points at, and whether by ARN or by id."""
     if isinstance(value, dict) and len(value) == 1:
-        (name, argument), = value.items()
+        ((name, argument),) = value.items()
         if name == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2:
             return str(argument[0]), "arn" if argument[1] == "Arn" else str(argument[1])
         if name == "Ref" and isinstance(argument, str):
@@ -470,13 +510,19 @@ def key_reference(value: Any) -> tuple[str, str] | None:
 
 def deletion_retained(resource: Mapping[str, Any]) -> bool:
     """True when deleting or replacing the resource keeps the real thing."""
-    return "Retain" in (
-        str(resource.get("DeletionPolicy", "Delete")),
-        str(resource.get("UpdateReplacePolicy", "Delete")),
-    ) or "RetainExceptOnCreate" == str(resource.get("DeletionPolicy", ""))
+    return (
+        "Retain"
+        in (
+            str(resource.get("DeletionPolicy", "Delete")),
+            str(resource.get("UpdateReplacePolicy", "Delete")),
+        )
+        or str(resource.get("DeletionPolicy", "")) == "RetainExceptOnCreate"
+    )
 
 
-def encrypted_log_groups(template: Mapping[str, Any], resolver: Resolver) -> list[EncryptedLogGroup]:
+def encrypted_log_groups(
+    template: Mapping[str, Any], resolver: Resolver
+) -> list[EncryptedLogGroup]:
     """Every created log group whose KmsKeyId points at a key of this template."""
     keys = {logical_id for logical_id, _ in resources_of_type(template, "AWS::KMS::Key")}
     found = []

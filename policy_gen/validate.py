@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from policy_gen.actions import expand_action_pattern, is_known_action
+from policy_gen.actions import expand_action_pattern
 from policy_gen.evaluate import (
     Policy,
     Request,
@@ -41,6 +41,7 @@ from policy_gen.evaluate import (
     statement_principal_matches,
 )
 from policy_gen.partitions import (
+    ANY_REGION_PATTERN,
     PARTITIONS,
     Partition,
     check_account,
@@ -65,20 +66,36 @@ LOOKALIKE_SUFFIX = "-lookalike"
 IDENTITY_KEYS = frozenset(
     key.lower()
     for key in (
-        "aws:PrincipalAccount", "aws:PrincipalArn", "aws:PrincipalOrgID",
-        "aws:PrincipalOrgPaths", "aws:PrincipalType", "aws:PrincipalIsAWSService",
-        "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList", "aws:userid",
-        "aws:username", "aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID",
-        "aws:SourceOrgPaths", "aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce",
-        "aws:VpcSourceIp", "aws:SourceIdentity", "aws:FederatedProvider",
-        "kms:CallerAccount", "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:PrincipalType",
+        "aws:PrincipalIsAWSService",
+        "aws:PrincipalServiceName",
+        "aws:PrincipalServiceNamesList",
+        "aws:userid",
+        "aws:username",
+        "aws:SourceAccount",
+        "aws:SourceArn",
+        "aws:SourceOrgID",
+        "aws:SourceOrgPaths",
+        "aws:SourceIp",
+        "aws:SourceVpc",
+        "aws:SourceVpce",
+        "aws:VpcSourceIp",
+        "aws:SourceIdentity",
+        "aws:FederatedProvider",
+        "kms:CallerAccount",
+        "aws:CalledVia",
+        "aws:CalledViaFirst",
+        "aws:CalledViaLast",
     )
 )
 IDENTITY_PREFIXES = ("aws:principaltag/", "aws:resourcetag/")
 # Keep the outsider search bounded: values tried per key, keys combined.
 MAX_VALUES_PER_KEY = 4
 MAX_COMBINATIONS = 256
-_LOGS_PRINCIPAL = re.compile(r"logs\.(?:(?P<region>[a-z0-9-]+)\.)?(?P<suffix>[a-z0-9.-]+)")
 
 
 @dataclass(frozen=True)
@@ -134,9 +151,7 @@ class Report:
 
     def strict(self) -> Report:
         """The same report with every warning promoted to an error."""
-        promoted = [
-            Finding(f.code, "error", f.message, f.statement) for f in self.findings
-        ]
+        promoted = [Finding(f.code, "error", f.message, f.statement) for f in self.findings]
         return Report(promoted, list(self.simulations))
 
     def as_json(self) -> dict[str, Any]:
@@ -234,8 +249,14 @@ def _check_logs_access(policy: Policy, target: Target, report: Report) -> None:
         denied: list[Simulation] = []
         for action in REQUIRED_LOGS_ACTIONS:
             simulation = _simulate(
-                report, policy, target, f"Logs encrypts {name}", target.logs_principal,
-                action, logs_context(arn), "Allow",
+                report,
+                policy,
+                target,
+                f"Logs encrypts {name}",
+                target.logs_principal,
+                action,
+                logs_context(arn),
+                "Allow",
             )
             if simulation.result.decision != "Allow":
                 denied.append(simulation)
@@ -262,7 +283,7 @@ def _logs_principals_in(document: object, target: Target) -> list[str]:
     """The regional Logs principal plus every Logs principal the policy names."""
     principals = [target.logs_principal]
     for principal in _service_principals(document):
-        if _LOGS_PRINCIPAL.fullmatch(principal) and principal not in principals:
+        if _logs_principal_region(principal) is not None and principal not in principals:
             principals.append(principal)
     return principals
 
@@ -271,9 +292,7 @@ def _context_arn_candidates(policy: Policy) -> list[str]:
     return condition_candidate_values(policy, ENCRYPTION_CONTEXT_KEY)
 
 
-def _check_cross_account(
-    policy: Policy, document: object, target: Target, report: Report
-) -> None:
+def _check_cross_account(policy: Policy, document: object, target: Target, report: Report) -> None:
     outsider = target.outsider_account()
     arns = [target.log_group_arn(name, outsider) for name in target.log_groups]
     for pattern in _context_arn_candidates(policy):
@@ -284,8 +303,14 @@ def _check_cross_account(
     for principal, arn in itertools.product(_logs_principals_in(document, target), arns):
         for action in REQUIRED_LOGS_ACTIONS:
             simulation = _simulate(
-                report, policy, target, "Logs for another account's log group", principal,
-                action, logs_context(arn), "Deny",
+                report,
+                policy,
+                target,
+                "Logs for another account's log group",
+                principal,
+                action,
+                logs_context(arn),
+                "Deny",
             )
             if simulation.result.decision == "Allow" and arn not in reported:
                 reported.add(arn)
@@ -311,8 +336,14 @@ def _check_overbroad(policy: Policy, target: Target, report: Report) -> None:
                 arns.append(arn)
     for arn in arns:
         simulation = _simulate(
-            report, policy, target, "Logs for a log group that is not ours to name",
-            target.logs_principal, "kms:GenerateDataKey", logs_context(arn), "Either",
+            report,
+            policy,
+            target,
+            "Logs for a log group that is not ours to name",
+            target.logs_principal,
+            "kms:GenerateDataKey",
+            logs_context(arn),
+            "Either",
         )
         if simulation.result.decision == "Allow":
             report.findings.append(
@@ -389,9 +420,7 @@ def _outsider_allowed(
                 report.simulations.append(simulation)
                 return simulation
     # Record one representative denied attempt so the report shows what was tried.
-    _simulate(
-        report, policy, target, "An outsider uses the key", caller, "kms:Decrypt", {}, "Deny"
-    )
+    _simulate(report, policy, target, "An outsider uses the key", caller, "kms:Decrypt", {}, "Deny")
     return None
 
 
@@ -428,18 +457,19 @@ def _attacker_contexts(
             values.append((_fill_wildcards(value),))
         choices.append(values)
     for combination in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
-        yield {key: value for key, value in zip(keys, combination, strict=True) if value is not None}
+        yield {
+            key: value for key, value in zip(keys, combination, strict=True) if value is not None
+        }
 
 
 def _check_principals(policy: Policy, document: object, target: Target, report: Report) -> None:
     for index, statement in enumerate(_statements(document)):
         sid = statement_id(statement, index)
         for principal in _service_principals_of(statement):
-            match = _LOGS_PRINCIPAL.fullmatch(principal)
-            if match is None:
+            region = _logs_principal_region(principal)
+            if region is None:
                 continue
-            region = match.group("region")
-            if region is None and match.group("suffix") in _principal_suffixes():
+            if region == "":
                 report.findings.append(
                     Finding(
                         "GLOBAL_PRINCIPAL",
@@ -449,11 +479,16 @@ def _check_principals(policy: Policy, document: object, target: Target, report: 
                         sid,
                     )
                 )
-            elif region is not None and region != target.region:
+            elif region != target.region:
                 simulation = _simulate(
-                    report, policy, target, "Logs of another region", principal,
+                    report,
+                    policy,
+                    target,
+                    "Logs of another region",
+                    principal,
                     "kms:GenerateDataKey",
-                    logs_context(target.log_group_arn(target.log_groups[0])), "Either",
+                    logs_context(target.log_group_arn(target.log_groups[0])),
+                    "Either",
                 )
                 report.findings.append(
                     Finding(
@@ -473,7 +508,7 @@ def _check_actions(document: object, report: Report) -> None:
         sid = statement_id(statement, index)
         for field_name in ("Action", "NotAction"):
             for action in _as_list(statement.get(field_name)):
-                if isinstance(action, str) and not is_known_action(action):
+                if isinstance(action, str) and not _names_a_kms_action(action):
                     report.findings.append(
                         Finding(
                             "UNKNOWN_ACTION",
@@ -513,8 +548,21 @@ def _service_principals(document: object) -> list[str]:
     return [p for statement in _statements(document) for p in _service_principals_of(statement)]
 
 
-def _principal_suffixes() -> set[str]:
-    return {partition.principal_suffix for partition in PARTITIONS.values()}
+def _logs_principal_region(principal: str) -> str | None:
+    """The region a CloudWatch Logs principal names: "" for the global
+    ``logs.<suffix>``, None when ``principal`` is not a Logs principal at all."""
+    suffixes = sorted({p.principal_suffix for p in PARTITIONS.values()}, key=len, reverse=True)
+    for suffix in suffixes:
+        if principal == f"logs.{suffix}":
+            return ""
+        middle = principal.removeprefix("logs.").removesuffix(f".{suffix}")
+        if (
+            principal.startswith("logs.")
+            and principal.endswith(f".{suffix}")
+            and ANY_REGION_PATTERN.fullmatch(middle)
+        ):
+            return middle
+    return None
 
 
 def _fill_wildcards(pattern: str) -> str:
@@ -550,8 +598,13 @@ def instantiate_arn(pattern: str, target: Target, *, prefer_foreign: bool) -> li
             if arn not in filled:
                 filled.append(arn)
     if not _has_wildcard(account_pattern) and not filled:
-        filled.append(":".join(parts[:5] + [parts[5].replace("*", "lookalike")]))
+        filled.append(":".join([*parts[:5], parts[5].replace("*", "lookalike")]))
     return filled
+
+
+def _names_a_kms_action(pattern: str) -> bool:
+    """True when an Action entry (exact or wildcard) covers at least one KMS action."""
+    return bool(expand_action_pattern(pattern))
 
 
 def _has_wildcard(text: str) -> bool:

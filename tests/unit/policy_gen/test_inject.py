@@ -13,8 +13,8 @@ from policy_gen.inject import (
     MAX_PARAMETER_BYTES,
     output_text,
     parameter_file_text,
-    parameters,
     parameter_value,
+    parameters,
     write_atomically,
 )
 from policy_gen.partitions import get_partition
@@ -28,14 +28,19 @@ def sam_reads(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("partition", "region", "account"),
-    [("aws", "us-east-1", "123456789012"), ("aws-cn", "cn-northwest-1", "012345678901"),
-     ("aws-us-gov", "us-gov-east-1", "000000000001")],
+    [
+        ("aws", "us-east-1", "123456789012"),
+        ("aws-cn", "cn-northwest-1", "012345678901"),
+        ("aws-us-gov", "us-gov-east-1", "000000000001"),
+    ],
 )
 def test_round_trip_through_sam_cli_parameter_parsing(
     tmp_path: Path, partition: str, region: str, account: str
 ) -> None:
     policy = render_policy(
-        get_partition(partition), region, account,
+        get_partition(partition),
+        region,
+        account,
         ["/secure-api-dev/function", "/secure-api-dev/api-access", "/odd#name_with.dots-1"],
     )
     path = tmp_path / "params.yaml"
@@ -52,9 +57,7 @@ def test_sam_cli_samconfig_style_list_with_file_and_pairs(tmp_path: Path) -> Non
     path = tmp_path / "default.yaml"
     path.write_text(parameter_file_text(parameters(policy, "123456789012", "us-east-1")))
     values = dict(
-        CfnParameterOverridesType().convert(
-            ["EnvironmentSuffix=dev", f"file://{path}"], None, None
-        )
+        CfnParameterOverridesType().convert(["EnvironmentSuffix=dev", f"file://{path}"], None, None)
     )
     assert values["EnvironmentSuffix"] == "dev"
     assert json.loads(values["KeyPolicy"]) == policy

@@ -83,7 +83,10 @@ def test_unknown_partition_names_the_known_ones() -> None:
 
 def test_explicit_principal_overrides_the_table() -> None:
     policy = render_policy(
-        get_partition("aws"), "us-east-1", "111122223333", ["/a"],
+        get_partition("aws"),
+        "us-east-1",
+        "111122223333",
+        ["/a"],
         principal="logs.us-east-1.example.internal",
     )
     assert policy["Statement"][1]["Principal"] == {"Service": "logs.us-east-1.example.internal"}

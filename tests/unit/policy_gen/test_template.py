@@ -48,8 +48,12 @@ Resources:
 def resolver(text: str, **overrides: str) -> tuple[dict, Resolver]:  # type: ignore[type-arg]
     template = parse_template_text(text)
     return template, Resolver.for_template(
-        template, overrides, region="eu-west-1", account="111122223333",
-        partition="aws", stack_name="stk",
+        template,
+        overrides,
+        region="eu-west-1",
+        account="111122223333",
+        partition="aws",
+        stack_name="stk",
     )
 
 
@@ -82,7 +86,7 @@ def test_override_of_undeclared_parameter_is_an_error() -> None:
 
 
 def test_unknown_intrinsic_is_an_error() -> None:
-    template, r = resolver(MINIMAL)
+    _, r = resolver(MINIMAL)
     with pytest.raises(InputError, match="Fn::Bogus"):
         r.resolve({"Fn::Bogus": "x"})
 
@@ -125,7 +129,7 @@ Resources:
     [
         ("[1, 2]", "expected a mapping"),
         ("Resources: {}", "no Resources"),
-        ("{\"Resources\": ", "not valid JSON"),
+        ('{"Resources": ', "not valid JSON"),
         ("Resources:\n  A: {Type: [", "not valid YAML"),
         ("Resources:\n  A: {Properties: {}}", "has no Type"),
     ],
@@ -147,8 +151,12 @@ def test_load_template_errors_are_one_line(tmp_path: Path) -> None:
 def test_our_template_names_both_log_groups() -> None:
     template = load_template(ROOT / "template.yaml")
     r = Resolver.for_template(
-        template, {}, region="us-east-1", account="123456789012",
-        partition="aws", stack_name="secure-api-dev",
+        template,
+        {},
+        region="us-east-1",
+        account="123456789012",
+        partition="aws",
+        stack_name="secure-api-dev",
     )
     groups = encrypted_log_groups(template, r)
     assert sorted((g.logical_id, g.name) for g in groups) == [

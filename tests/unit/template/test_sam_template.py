@@ -87,8 +87,12 @@ def test_execution_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     actions = sorted(a for s in statements for a in s["Action"])
     assert actions == sorted(
-        ["logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments",
-         "xray:PutTelemetryRecords"]
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+        ]
     )
     for statement in statements:
         if any(a.startswith("logs:") for a in statement["Action"]):
@@ -136,8 +140,13 @@ def test_usage_plan_throttles_and_quotas_the_key(monkeypatch_module: pytest.Monk
 
 def test_outputs_are_complete(cfn: dict[str, Any]) -> None:
     assert set(cfn["Outputs"]) == {
-        "ApiUrl", "KmsKeyId", "KmsKeyArn", "LogGroupName", "AccessLogGroupName",
-        "FunctionName", "ApiKeyId",
+        "ApiUrl",
+        "KmsKeyId",
+        "KmsKeyArn",
+        "LogGroupName",
+        "AccessLogGroupName",
+        "FunctionName",
+        "ApiKeyId",
     }
 
 
@@ -163,8 +172,13 @@ def test_account_role_only_when_asked(monkeypatch_module: pytest.MonkeyPatch) ->
 
 
 def test_every_taggable_resource_is_tagged(cfn: dict[str, Any]) -> None:
-    taggable = {"AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::Lambda::Function",
-                "AWS::ApiGateway::Stage"}
+    taggable = {
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::Lambda::Function",
+        "AWS::ApiGateway::Stage",
+    }
     for logical_id, resource in cfn["Resources"].items():
         if resource["Type"] in taggable:
             tags = json.dumps(resource["Properties"].get("Tags"))
