@@ -11,7 +11,7 @@ LOCAL_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
-.PHONY: help setup demo test lint typecheck cfn-lint sam-validate check-template \
+.PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
         render-local build unit integration serve rehearse render deploy clean
 
 help: ## list the targets
@@ -23,7 +23,7 @@ setup: ## create .venv with the pinned dev dependencies
 demo: setup ## the main job, no AWS account: render + validate + build + rehearsal + serve on 127.0.0.1:3000
 	$(PY) -m localapi demo
 
-test: setup lint typecheck cfn-lint sam-validate build check-template ## everything CI runs
+test: setup lint typecheck cfn-lint sam-validate scan build check-template ## everything CI runs
 	$(PY) -m pytest
 
 lint: setup
@@ -37,6 +37,9 @@ cfn-lint: setup
 
 sam-validate: setup
 	$(VENV)/bin/sam validate --lint --template template.yaml --region $(LOCAL_REGION)
+
+scan: setup ## checkov on template.yaml and the SAM-translated template (zero failed checks)
+	bash scripts/checkov.sh
 
 render-local: setup ## render the key policy for the embedded default (params/default.yaml)
 	$(PY) -m policy_gen render --config-env default --account $(LOCAL_ACCOUNT) --region $(LOCAL_REGION)
@@ -68,4 +71,4 @@ deploy: render ## real AWS: render, build and deploy environment ENV (default|pr
 	$(VENV)/bin/sam deploy --config-env $(ENV)
 
 clean:
-	rm -rf .aws-sam params .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache
