@@ -1,0 +1,525 @@
+"""Wire SAM CLI's own local-API machinery to the process runtime, and run it.
+
+What ``sam local start-api`` does, minus Docker:
+
+1. ``SamLocalStackProvider.get_stacks`` loads the (built) template with the
+   parameter overrides -- SAM's intrinsic resolution, Globals, transforms.
+2. ``SamFunctionProvider`` lists the functions; ``ApiProvider`` collects the
+   API routes (including ``/{proxy+}`` and implicit APIs).
+3. ``ProcessLambdaRunner`` (SAM's ``LocalLambdaRunner``) resolves each function's
+   ``FunctionConfig`` and environment; its runtime is ours (warm processes).
+4. ``LocalApigwService`` builds the Flask app: routes, the REST proxy event for
+   each request, and the translation of the function's JSON back into HTTP.
+
+Before the first request, each routed function is checked (Python runtime,
+interpreter present, native code loadable on this host) and its worker pool is
+started, so a broken setup fails at startup with one line instead of at the
+first request with a 502.
+
+Version coupling: 2-4 are SAM CLI internals; ``pyproject.toml`` pins
+aws-sam-cli and :func:`check_sam_version` refuses another version unless
+``LOCALAPI_ALLOW_SAM_VERSION`` names it (the contract tests in
+``tests/unit/localapi/test_sam_contract.py`` say what an upgrade must keep).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from localapi.runner import (
+    LogSink,
+    ProcessLambdaRunner,
+    ProcessLambdaRuntime,
+    WorkerSpec,
+    WorkerStartError,
+    build_worker_env,
+)
+from localapi.runtime import (
+    ArchReport,
+    LocalApiError,
+    UnsupportedFunctionError,
+    cached_interpreter,
+    check_architecture,
+    runtime_version,
+)
+
+LOG = logging.getLogger("localapi")
+
+#: The SAM CLI version whose internals this module was written and tested against.
+SAM_CLI_VERSION = "1.170.0"
+DEFAULT_TEMPLATE = Path(".aws-sam") / "build" / "template.yaml"
+HOST_BUILD_DIR = Path(".aws-sam") / "build-host"
+HOST_BUILD_MARKER = "localapi-host-build.json"
+
+
+class ServerStartError(Exception):
+    """The function could not be started (its workers died or hung in init)."""
+
+
+def check_sam_version() -> str:
+    """Refuse an aws-sam-cli other than the pinned one, loudly and early."""
+    import samcli  # noqa: PLC0415 -- imported late so `--help` stays fast
+
+    found = str(getattr(samcli, "__version__", "unknown"))
+    allowed = {SAM_CLI_VERSION, os.environ.get("LOCALAPI_ALLOW_SAM_VERSION", "")}
+    if found not in allowed:
+        raise LocalApiError(
+            f"aws-sam-cli {found} is installed but localapi reuses SAM CLI {SAM_CLI_VERSION} "
+            "internals (LocalApigwService, LocalLambdaRunner, providers): reinstall the pinned "
+            "version (scripts/bootstrap.sh), or run tests/unit/localapi/test_sam_contract.py "
+            f"against {found} and set LOCALAPI_ALLOW_SAM_VERSION={found}"
+        )
+    return found
+
+
+# --- input validation -----------------------------------------------------------
+
+
+def check_host(host: str) -> str:
+    """Only loopback addresses: this server runs unauthenticated, unreviewed code."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise LocalApiError(f"--host {host!r} is not an IP address; use 127.0.0.1") from None
+    if not address.is_loopback:
+        raise LocalApiError(
+            f"--host {host} is not a loopback address: localapi only listens on 127.0.0.1 "
+            "(it runs your function with no auth in front of it)"
+        )
+    return host
+
+
+_PARAM_KEY = re.compile(r"^[A-Za-z0-9:]+$")
+_CFN_STYLE = re.compile(r"^ParameterKey=([^,]+),ParameterValue=(.*)$", re.DOTALL)
+
+
+def parse_parameter_overrides(items: Sequence[str]) -> dict[str, str]:
+    """``K=V`` (or SAM's ``ParameterKey=K,ParameterValue=V``) items into a dict."""
+    result: dict[str, str] = {}
+    for item in items:
+        match = _CFN_STYLE.match(item)
+        if match:
+            key, value = match.group(1), match.group(2)
+        elif "=" in item:
+            key, value = item.split("=", 1)
+        else:
+            raise LocalApiError(f"--parameter-overrides item {item!r} is not KEY=VALUE")
+        if not _PARAM_KEY.match(key):
+            raise LocalApiError(
+                f"--parameter-overrides key {key!r} is not a template parameter name"
+            )
+        result[key] = value
+    return result
+
+
+def load_env_vars(path: Path | None) -> dict[str, dict[str, Any]]:
+    """Read ``--env-vars`` in SAM's JSON format: ``{"LogicalId": {...}, "Parameters": {...}}``."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LocalApiError(f"--env-vars file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LocalApiError(f"--env-vars file {path} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise LocalApiError(f"--env-vars file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise LocalApiError(
+            f'--env-vars file {path} must be a JSON object like {{"FunctionLogicalId": {{"VAR": "value"}}}}'
+        )
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise LocalApiError(
+                f"--env-vars file {path}: {key!r} must map to an object of variables, "
+                f"not {type(value).__name__}"
+            )
+        for name, var in value.items():
+            if isinstance(var, (dict, list)):
+                raise LocalApiError(
+                    f"--env-vars file {path}: {key}.{name} must be a string or number"
+                )
+    return data
+
+
+def resolve_template(template: Path) -> Path:
+    """The built template, or a one-line hint to build it."""
+    if template.is_dir():
+        template = template / "template.yaml"
+    if not template.is_file():
+        raise LocalApiError(
+            f"template {template} not found: run sam build first (`python -m localapi build`)"
+        )
+    return template.resolve()
+
+
+def default_region() -> str:
+    """The region Lambda would report: the shell's, else SAM's default."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+# --- engine choice ----------------------------------------------------------------
+
+
+def docker_available(timeout_s: float = 3.0) -> bool:
+    """True when ``docker info`` answers quickly (CLI present *and* a daemon reachable)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        result = subprocess.run(
+            [docker, "info"], capture_output=True, timeout=timeout_s, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def sam_executable() -> str:
+    """The pinned ``sam`` beside this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "sam"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("sam")
+    if found is None:
+        raise LocalApiError("the sam CLI is not installed (pip install -e '.[dev]')")
+    return found
+
+
+@dataclass
+class ServeOptions:
+    """Validated ``serve`` options."""
+
+    template: Path
+    host: str = "127.0.0.1"
+    port: int = 3000
+    env_vars_file: Path | None = None
+    env_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    parameter_items: list[str] = field(default_factory=list)
+    workers: int = 2
+    engine: str = "auto"
+    region: str = "us-east-1"
+
+
+def docker_command(opts: ServeOptions) -> list[str]:
+    """The ``sam local start-api`` command equivalent to these options."""
+    cmd = [
+        sam_executable(),
+        "local",
+        "start-api",
+        "--template",
+        str(opts.template),
+        "--host",
+        opts.host,
+        "--port",
+        str(opts.port),
+        "--region",
+        opts.region,
+        "--warm-containers",
+        "EAGER",
+    ]
+    if opts.env_vars_file is not None:
+        cmd += ["--env-vars", str(opts.env_vars_file)]
+    if opts.parameter_items:
+        cmd += ["--parameter-overrides", *opts.parameter_items]
+    return cmd
+
+
+def hand_over_to_docker(opts: ServeOptions, reason: str) -> None:
+    """Replace this process with the real ``sam local start-api`` (same PID, same signals)."""
+    cmd = docker_command(opts)
+    print(f"localapi: engine docker ({reason}): exec {' '.join(cmd[1:4])} ...", flush=True)
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    os.execve(cmd[0], cmd, env)  # noqa: S606 -- the pinned sam, argv list, no shell
+
+
+# --- the process engine ---------------------------------------------------------------
+
+
+def read_host_build_marker(template: Path) -> dict[str, str]:
+    """Target architectures recorded by ``localapi build --host-build``, if this is such a build."""
+    marker = template.parent / HOST_BUILD_MARKER
+    if not marker.is_file():
+        return {}
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    targets = data.get("target_architectures", {})
+    return {str(k): str(v) for k, v in targets.items()} if isinstance(targets, dict) else {}
+
+
+class ProcessServer:
+    """SAM's providers + ``LocalApigwService`` + :class:`ProcessLambdaRuntime`."""
+
+    def __init__(
+        self, opts: ServeOptions, out: Any = None, engine_reason: str = "requested"
+    ) -> None:
+        self.opts = opts
+        self.engine_reason = engine_reason
+        self.out = out if out is not None else sys.stdout
+        self.sink = LogSink()
+        self.arch_reports: dict[str, ArchReport] = {}
+        self.interpreters: dict[str, Path] = {}
+        self._host_build = read_host_build_marker(opts.template)
+        self.runtime = ProcessLambdaRuntime(self.worker_spec, workers=opts.workers, sink=self.sink)
+        self.service: Any = None
+        self.api_provider: Any = None
+        self.runner: Any = None
+        self.routes: list[Any] = []
+
+    def worker_spec(self, config: Any) -> WorkerSpec:
+        """SAM ``FunctionConfig`` -> worker spec, refusing what the process engine cannot run."""
+        name = config.name
+        if str(config.packagetype) != "Zip":
+            raise UnsupportedFunctionError(
+                f"{name} is a container-image function: the process engine runs Zip functions only; "
+                "use --engine docker"
+            )
+        if config.layers:
+            raise UnsupportedFunctionError(
+                f"{name} uses layers, which the process engine does not mount; use --engine docker"
+            )
+        runtime_version(config.runtime)
+        interpreter = cached_interpreter(config.runtime)
+        code_dir = Path(config.code_abs_path or "")
+        if not code_dir.is_dir():
+            raise UnsupportedFunctionError(
+                f"{name}: code directory {code_dir} not found (CodeUri must be a built directory)"
+            )
+        report = check_architecture(
+            name,
+            config.architecture or "x86_64",
+            code_dir,
+            host_build_of=self._host_build.get(name),
+        )
+        self.arch_reports[name] = report
+        self.interpreters[name] = interpreter.path
+        env = build_worker_env(
+            config.env_vars.resolve(),
+            handler=config.handler,
+            runtime=config.runtime,
+            code_dir=code_dir,
+            interpreter=interpreter.path,
+            user_overrides=config.env_vars.override_values,
+            extra=report.extra_env,
+        )
+        pycache = Path(tempfile.gettempdir()) / f"localapi-pycache-{os.getuid()}"
+        return WorkerSpec(
+            function_name=name,
+            full_path=config.full_path,
+            handler=config.handler,
+            code_dir=code_dir,
+            interpreter=interpreter.path,
+            timeout_s=float(config.timeout),
+            env=env,
+            pycache_dir=pycache,
+        )
+
+    def load(self) -> None:
+        """Read the template with SAM's providers and build SAM's runner around our runtime."""
+        from samcli.lib.providers.api_provider import ApiProvider  # noqa: PLC0415
+        from samcli.lib.providers.sam_function_provider import SamFunctionProvider  # noqa: PLC0415
+        from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415
+
+        opts = self.opts
+        cwd = str(opts.template.parent)
+        try:
+            stacks, _remote = SamLocalStackProvider.get_stacks(
+                str(opts.template),
+                parameter_overrides=opts.parameter_overrides,
+                global_parameter_overrides={"AWS::Region": opts.region},
+            )
+        except Exception as exc:  # SAM raises many types for a bad template
+            raise LocalApiError(f"cannot load template {opts.template}: {exc}") from None
+        function_provider = SamFunctionProvider(stacks)
+        self.api_provider = ApiProvider(stacks, cwd=cwd)
+        self.routes = list(self.api_provider.api.routes)
+        if not self.routes:
+            raise LocalApiError(f"no API routes in {opts.template} (no Api/HttpApi events)")
+        self.runner = ProcessLambdaRunner(
+            local_runtime=self.runtime,
+            function_provider=function_provider,
+            cwd=cwd,
+            real_path=cwd,
+            aws_region=opts.region,
+            env_vars_values=opts.env_vars,
+            region=opts.region,
+        )
+
+    def function_config(self, name: str) -> Any:
+        """SAM's ``FunctionConfig`` for a routed function (what each invoke is given)."""
+        return self.runner.get_invoke_config(self.runner.get_function(name))
+
+    def build(self) -> None:
+        """Load, start every routed function's workers, then create SAM's Flask service."""
+        from samcli.lib.utils.stream_writer import StreamWriter  # noqa: PLC0415
+        from samcli.local.apigw.local_apigw_service import LocalApigwService  # noqa: PLC0415
+
+        self.load()
+        for name in dict.fromkeys(route.function_name for route in self.routes):
+            try:
+                self.runtime.prepare(self.function_config(name))
+            except WorkerStartError as exc:
+                raise ServerStartError(str(exc)) from None
+        self.service = LocalApigwService(
+            api=self.api_provider.api,
+            lambda_runner=self.runner,
+            static_dir=None,
+            port=self.opts.port,
+            host=self.opts.host,
+            stderr=StreamWriter(sys.stderr, auto_flush=True),
+        )
+        self.service.create()
+
+    def banner(self) -> list[str]:
+        """What the user sees before the URL: engine, runtime, architecture, pools, routes."""
+        lines = [
+            f"localapi: engine process ({self.engine_reason}): SAM CLI {SAM_CLI_VERSION} "
+            f"LocalApigwService, functions in warm "
+            f"{'/'.join(sorted({p.name for p in self.interpreters.values()}))} processes",
+            f"localapi: template {self.opts.template}",
+        ]
+        for name, report in self.arch_reports.items():
+            lines.append(f"localapi: {name}: {self.interpreters[name]}")
+            lines.append(f"localapi: {name}: {report.summary}")
+        for pool in self.runtime.pools.values():
+            init = ", ".join(f"{ms:.0f} ms" for ms in pool.stats.init_ms) or "n/a"
+            lines.append(
+                f"localapi: {pool.spec.function_name}: {pool.size} warm worker(s), pids "
+                f"{', '.join(map(str, pool.pids()))}, handler init {init}, timeout {pool.spec.timeout_s:g} s"
+            )
+            if pool.init_error is not None:
+                lines.append(
+                    f"localapi: {pool.spec.function_name}: WARNING handler init failed: "
+                    f"{pool.init_error.get('errorType')}: {pool.init_error.get('errorMessage')} "
+                    "(requests get 502)"
+                )
+        base = f"http://{self.opts.host}:{self.opts.port}"
+        for route in self.routes:
+            lines.append(
+                f"localapi: mounting {route.function_name} at {base}{route.path} [{', '.join(route.methods)}]"
+            )
+        return lines
+
+    def serve(self) -> None:
+        """Blocking: run SAM's Flask service until SIGINT/SIGTERM, then stop every worker."""
+        from samcli.local.docker.exceptions import ProcessSigTermException  # noqa: PLC0415
+
+        assert self.service is not None, "build() first"
+        for line in self.banner():
+            print(line, file=self.out)
+        self.out.flush()
+        url = f"http://{self.opts.host}:{self.opts.port}"
+        threading.Thread(target=self._announce_ready, args=(url,), daemon=True).start()
+        with contextlib.suppress(KeyboardInterrupt, ProcessSigTermException):
+            self.service.run()
+
+    def _announce_ready(self, url: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.opts.host, self.opts.port), timeout=0.5),
+            ):
+                print(f"localapi: ready at {url}/ (Ctrl+C to stop)", file=self.out, flush=True)
+                return
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop every worker by PID; safe to call twice."""
+        self.runtime.close()
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with one line now rather than let Flask print a traceback later."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise LocalApiError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM during startup stops us like Ctrl+C (workers get cleaned up in ``finally``)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def configure_logging() -> None:
+    """SAM's INFO lines (invocations, parse warnings) and werkzeug's access log, to stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in ("localapi", "werkzeug", "samcli.local.apigw"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def serve(opts: ServeOptions) -> int:
+    """Entry point of ``python -m localapi serve`` once options are validated."""
+    os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+    if opts.engine == "docker":
+        if not docker_available():
+            raise LocalApiError(
+                "--engine docker: no Docker engine reachable (`docker info` failed)"
+            )
+        hand_over_to_docker(opts, "requested")
+    elif opts.engine == "auto" and docker_available():
+        hand_over_to_docker(opts, "auto: Docker engine reachable")
+    check_sam_version()
+    ensure_port_free(opts.host, opts.port)
+    configure_logging()
+    reason = "requested" if opts.engine == "process" else "auto: no Docker engine reachable"
+    print(f"localapi: engine process ({reason}); starting workers...", flush=True)
+    server = ProcessServer(opts, engine_reason=reason)
+    try:
+        with _sigterm_as_interrupt():
+            server.build()
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        stats = [
+            f"{p.spec.function_name}: {p.stats.invocations} invocations, {p.stats.timeouts} timeouts, "
+            f"{p.stats.crashes} crashes, {p.stats.replaced} workers replaced"
+            for p in server.runtime.pools.values()
+        ]
+        print(
+            f"localapi: stopped; {'; '.join(stats) or 'no workers started'}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return 0
