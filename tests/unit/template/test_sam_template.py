@@ -61,7 +61,8 @@ def test_key_is_symmetric_rotated_and_takes_the_rendered_policy(cfn: dict[str, A
 
 def test_both_log_groups_are_encrypted_with_the_key_arn(cfn: dict[str, Any]) -> None:
     groups = resources(cfn, "AWS::Logs::LogGroup")
-    assert set(groups) == {"FunctionLogGroup", "AccessLogGroup"}
+    assert set(groups) == {"FunctionLogGroup", "AccessLogGroup", "WafLogGroup"}
+    assert groups["WafLogGroup"]["Condition"] == "CreateWafLogs"
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
@@ -84,7 +85,11 @@ def test_function_logs_only_to_its_own_encrypted_group(cfn: dict[str, Any]) -> N
 def test_execution_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     role = cfn["Resources"]["FunctionRole"]["Properties"]
     assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    # Always-on policies; the optional ones (secret, Lambda Insights) are Fn::If.
+    always = [p for p in role["Policies"] if "PolicyName" in p]
+    optional = [p for p in role["Policies"] if "PolicyName" not in p]
+    assert [p["Fn::If"][0] for p in optional] == ["HasSecret", "UseLambdaInsights"]
+    statements = [s for p in always for s in p["PolicyDocument"]["Statement"]]
     actions = sorted(a for s in statements for a in s["Action"])
     assert actions == sorted(
         [
@@ -97,7 +102,10 @@ def test_execution_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     for statement in statements:
         if any(a.startswith("logs:") for a in statement["Action"]):
             assert statement["Resource"] == {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}
-    assert "logs:CreateLogGroup" not in json.dumps(cfn)
+    # The only CreateLogGroup is the optional Lambda Insights extension's own group.
+    insights = json.dumps(optional[1])
+    assert "logs:CreateLogGroup" not in json.dumps(always)
+    assert "logs:CreateLogGroup" in insights and "log-group:/aws/lambda-insights\"" in insights
 
 
 def test_api_stage_throttling_tracing_and_encrypted_access_logs(cfn: dict[str, Any]) -> None:
