@@ -1,0 +1,573 @@
+"""Lambda entry point (``app.lambda_handler``) behind an API Gateway REST API proxy integration.
+
+Routes: ``GET /health``, ``GET /``, ``POST /echo``. Every response, success or error, is
+JSON and carries the security headers in :data:`SECURITY_HEADERS`; every error uses the one
+shape defined in :mod:`api_errors`.
+
+Security choices worth knowing before editing:
+
+* Request bodies and headers are never logged. ``Logger.inject_lambda_context`` is used
+  without ``log_event``, and the resolver's ``debug`` mode (which ``print``\\s the whole
+  event) is only on when *both* ``POWERTOOLS_DEV`` and ``POWERTOOLS_LOGGER_LOG_EVENT`` are
+  true, i.e. when someone explicitly asked for events in the logs.
+* No error path can leak a stack trace: a catch-all exception handler answers an opaque 500
+  (request id only) and logs the exception for operators; a last-resort ``try`` around
+  the resolver covers failures outside the routes.
+* Cold start: the Tracer imports aws-xray-sdk (and, by default, patches botocore, which
+  imports it). It is only built when tracing can actually happen - in Lambda and not
+  disabled - so local runs, tests and functions with tracing off never import the SDK, and
+  it patches only :data:`TRACE_PATCH_MODULES` (none: this function makes no outbound calls).
+  When it is built, it is built during init rather than on the first request: the cost is
+  the same, and init is what provisioned concurrency and SnapStart pre-pay.
+
+Environment variables (all optional):
+
+``POWERTOOLS_SERVICE_NAME``      service name in logs, metrics, traces and ``GET /``.
+``POWERTOOLS_METRICS_NAMESPACE`` CloudWatch namespace (default ``SecureServerlessApiKit``).
+``APP_VERSION``                  version reported by ``GET /`` (default ``0.1.0``).
+``MAX_BODY_BYTES``               largest accepted request body, in bytes after base64
+                                 decoding (default 10240); larger bodies get 413.
+``CORS_ALLOW_ORIGIN``            comma-separated allowed origins. Unset (default): no CORS
+                                 headers at all, browsers on other origins cannot call the
+                                 API. Allowed request headers are ``Content-Type, X-Api-Key``.
+``POWERTOOLS_TRACE_DISABLED``    ``true`` to skip building the Tracer (and its import cost).
+``POWERTOOLS_LOGGER_LOG_EVENT``  keep ``false``: ``true`` writes whole events (headers,
+                                 API keys, bodies) to the logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+
+from api_errors import (
+    ERROR_CATALOG,
+    INTERNAL_ERROR,
+    INVALID_ENCODING,
+    MALFORMED_JSON,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_FAILED,
+    ApiError,
+    ErrorDetail,
+    code_for_status,
+    error_body,
+)
+from api_schema import ECHO_REQUEST, validate_object
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared import constants as pt_constants
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
+
+DEFAULT_MAX_BODY_BYTES: Final = 10_240
+DEFAULT_APP_VERSION: Final = "0.1.0"
+DEFAULT_METRICS_NAMESPACE: Final = "SecureServerlessApiKit"
+# Powertools' own default, so logs, metrics and GET / agree when the variable is unset.
+DEFAULT_SERVICE_NAME: Final = "service_undefined"
+
+# Libraries the X-Ray SDK instruments so outbound calls get their own subsegments. Empty:
+# this function makes no outbound calls, and Powertools' default (patch everything that is
+# installed) imports botocore for nothing, about 80-100 ms of cold start. When the function
+# starts calling AWS (boto3) or HTTP APIs, list the libraries here, e.g. ("botocore",).
+TRACE_PATCH_MODULES: Final[tuple[str, ...]] = ()
+
+# Only what a browser client needs: the JSON body type and the API Gateway API key.
+CORS_ALLOW_HEADERS: Final = ("Content-Type", "X-Api-Key")
+CORS_MAX_AGE_SECONDS: Final = 600
+
+# Added to every response. A JSON API needs no framing, scripts or referrers, and its
+# answers (request ids, echoed input) should never sit in a shared or browser cache.
+SECURITY_HEADERS: Final[Mapping[str, str]] = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+# Paths are client input: bound what an access-log line can carry.
+_MAX_LOGGED_PATH_CHARS: Final = 256
+_TRUTHY: Final = frozenset({"1", "true", "t", "yes", "y", "on"})
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool:
+    """Powertools-compatible truthiness (``true``, ``1``, ``yes``...), never raising."""
+    return env.get(name, "").strip().lower() in _TRUTHY
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration read once per container from the environment.
+
+    Read at init rather than per request because Lambda environment variables cannot
+    change during a container's life; tests build their own with :meth:`from_env`.
+    ``problems`` holds configuration mistakes that were replaced by defaults, so they can
+    be logged once the logger exists instead of failing every request.
+    """
+
+    service_name: str
+    metrics_namespace: str
+    app_version: str
+    max_body_bytes: int
+    cors_allow_origins: tuple[str, ...]
+    debug: bool
+    tracing_enabled: bool
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse the environment; invalid values fall back to the documented defaults."""
+        problems: list[str] = []
+        raw_limit = env.get("MAX_BODY_BYTES", "").strip()
+        max_body_bytes = DEFAULT_MAX_BODY_BYTES
+        if raw_limit:
+            try:
+                max_body_bytes = int(raw_limit)
+            except ValueError:
+                max_body_bytes = 0
+            if max_body_bytes <= 0:
+                problems.append(
+                    f"MAX_BODY_BYTES must be a positive integer; using {DEFAULT_MAX_BODY_BYTES}"
+                )
+                max_body_bytes = DEFAULT_MAX_BODY_BYTES
+        origins = tuple(
+            origin.strip().rstrip("/")
+            for origin in env.get("CORS_ALLOW_ORIGIN", "").split(",")
+            if origin.strip()
+        )
+        return cls(
+            service_name=env.get(pt_constants.SERVICE_NAME_ENV) or DEFAULT_SERVICE_NAME,
+            metrics_namespace=env.get(pt_constants.METRICS_NAMESPACE_ENV)
+            or DEFAULT_METRICS_NAMESPACE,
+            app_version=env.get("APP_VERSION") or DEFAULT_APP_VERSION,
+            max_body_bytes=max_body_bytes,
+            cors_allow_origins=origins,
+            # debug makes the resolver print() every event: require an explicit opt-in to
+            # event logging on top of POWERTOOLS_DEV, which on its own only means "verbose".
+            debug=_env_flag(env, pt_constants.POWERTOOLS_DEV_ENV)
+            and _env_flag(env, pt_constants.LOGGER_LOG_EVENT_ENV),
+            tracing_enabled=_tracing_possible(env),
+            problems=tuple(problems),
+        )
+
+
+def _tracing_possible(env: Mapping[str, str]) -> bool:
+    """Whether a Tracer would do anything; mirrors Powertools' own auto-disable rules.
+
+    Powertools disables the Tracer when ``POWERTOOLS_TRACE_DISABLED`` is true or outside
+    Lambda (no ``LAMBDA_TASK_ROOT``, or under SAM CLI / Chalice local) - but only after
+    importing aws-xray-sdk. Deciding first lets us skip that import entirely.
+    """
+    if _env_flag(env, pt_constants.TRACER_DISABLED_ENV):
+        return False
+    if not env.get(pt_constants.LAMBDA_TASK_ROOT_ENV):
+        return False
+    return not (env.get(pt_constants.SAM_LOCAL_ENV) or env.get(pt_constants.CHALICE_LOCAL_ENV))
+
+
+def _build_tracer(settings: Settings) -> Tracer | None:
+    """The Tracer when tracing can happen, else ``None`` (and aws-xray-sdk is never imported)."""
+    if not settings.tracing_enabled:
+        return None
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - the import cost is the point
+
+    if not TRACE_PATCH_MODULES:
+        return Tracer(service=settings.service_name, auto_patch=False)
+    return Tracer(service=settings.service_name, patch_modules=TRACE_PATCH_MODULES)
+
+
+def _build_cors(settings: Settings) -> CORSConfig | None:
+    """CORS only when origins are configured: no configuration means no CORS headers."""
+    if not settings.cors_allow_origins:
+        return None
+    first, *extra = settings.cors_allow_origins
+    cors = CORSConfig(allow_origin=first, extra_origins=extra, max_age=CORS_MAX_AGE_SECONDS)
+    # CORSConfig always adds Authorization, X-Amz-Date and X-Amz-Security-Token to the
+    # allowed headers; this API accepts none of them, so narrow the public attribute.
+    cors.allow_headers = set(CORS_ALLOW_HEADERS)
+    return cors
+
+
+settings: Final = Settings.from_env(os.environ)
+logger: Final = Logger(service=settings.service_name)
+metrics: Final = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+tracer: Final = _build_tracer(settings)
+app: Final = APIGatewayRestResolver(cors=_build_cors(settings), debug=settings.debug)
+
+# log_metrics warns on every invocation without application metrics (only 5xx add one);
+# that is expected here, so keep it out of the function's logs.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+for _problem in settings.problems:
+    logger.warning("Configuration problem", extra={"problem": _problem})
+
+# Allowed methods per path, filled by _route: the 405 answer and its Allow header come from
+# here, because Powertools only knows "no route matched" (404).
+ALLOWED_METHODS: Final[dict[str, set[str]]] = {}
+
+
+def _normalize_path(path: str) -> str:
+    """Match Powertools' REST routing, which ignores trailing slashes (``/health/``)."""
+    return path.rstrip("/") or "/"
+
+
+def _traced(func: _F) -> _F:
+    """Give a route its own X-Ray subsegment when tracing is on; identity otherwise.
+
+    ``capture_response=False``: responses echo client input, which must not be copied into
+    trace metadata.
+    """
+    if tracer is None:
+        return func
+    return tracer.capture_method(capture_response=False)(func)
+
+
+def _route(method: str, path: str) -> Callable[[_F], _F]:
+    """Register a route with Powertools and in :data:`ALLOWED_METHODS` in one place."""
+
+    def register(func: _F) -> _F:
+        ALLOWED_METHODS.setdefault(_normalize_path(path), set()).add(method)
+        app.route(path, method)(_traced(func))
+        return func
+
+    return register
+
+
+def _request_id_of(event: Mapping[str, Any]) -> str:
+    """The API Gateway request id (``requestContext.requestId``), the id clients can quote."""
+    request_context = event.get("requestContext")
+    if isinstance(request_context, Mapping):
+        request_id = request_context.get("requestId")
+        if isinstance(request_id, str) and request_id:
+            return request_id
+    return "unknown"
+
+
+def _current_request_id() -> str:
+    return _request_id_of(app.current_event.raw_event)
+
+
+# --------------------------------------------------------------------------- body handling
+
+
+def _check_content_type(value: str | None) -> None:
+    """415 unless the Content-Type is absent or ``application/json`` (charset UTF-8 if given)."""
+    if value is None:
+        return
+    media_type, _, params = value.partition(";")
+    if media_type.strip().lower() != content_types.APPLICATION_JSON:
+        raise ApiError(UNSUPPORTED_MEDIA_TYPE)
+    for param in params.split(";"):
+        name, _, param_value = param.partition("=")
+        charset = param_value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise ApiError(UNSUPPORTED_MEDIA_TYPE)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(PAYLOAD_TOO_LARGE, f"The request body is larger than {limit} bytes.")
+
+
+def _body_bytes(body: str | None, is_base64: bool, limit: int) -> bytes:
+    """The raw request body, rejecting oversized bodies before doing any work on them."""
+    if not body:
+        return b""
+    if is_base64:
+        # 4 base64 characters carry 3 bytes: reject before allocating the decoded copy.
+        if len(body) > 4 * (limit // 3 + 1):
+            raise _too_large(limit)
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(INVALID_ENCODING, "The request body is not valid base64.") from None
+    else:
+        # Every character is at least one UTF-8 byte: more characters means more bytes.
+        if len(body) > limit:
+            raise _too_large(limit)
+        # surrogatepass keeps this from raising; a lone surrogate fails the UTF-8 decode below.
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > limit:
+        raise _too_large(limit)
+    return raw
+
+
+class _DuplicateKeyError(ValueError):
+    """A JSON object repeated a key: parsers disagree on which value wins, so refuse it."""
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKeyError
+    return result
+
+
+def _reject_constant(_name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259) although Python accepts them by default."""
+    raise ValueError("non-standard JSON constant")
+
+
+def _parse_json(text: str) -> object:
+    """Strict JSON: no duplicate keys, no NaN/Infinity."""
+    return json.loads(
+        text,
+        object_pairs_hook=_reject_duplicate_keys,
+        parse_constant=_reject_constant,
+    )
+
+
+def _read_json_body(limit: int) -> object:
+    """Parse the current request's body as strict JSON, mapping each failure to its error."""
+    event = app.current_event
+    _check_content_type(event.headers.get("content-type"))
+    raw = _body_bytes(event.body, bool(event.is_base64_encoded), limit)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(INVALID_ENCODING, "The request body is not valid UTF-8.") from None
+    if not text.strip():
+        raise ApiError(MALFORMED_JSON, "The request body is empty; send a JSON object.")
+    try:
+        return _parse_json(text)
+    except _DuplicateKeyError:
+        raise ApiError(MALFORMED_JSON, "The request body repeats a JSON object key.") from None
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise ApiError(MALFORMED_JSON) from None
+
+
+# --------------------------------------------------------------------------- routes
+
+
+@_route("GET", "/health")
+def health() -> dict[str, str]:
+    """Liveness probe: no dependencies are checked, so it stays cheap and always answers."""
+    return {"status": "ok"}
+
+
+@_route("GET", "/")
+def root() -> dict[str, str]:
+    """Identify the deployment, so a client can tell which version answered which request."""
+    return {
+        "service": settings.service_name,
+        "version": settings.app_version,
+        "request_id": _current_request_id(),
+    }
+
+
+@_route("POST", "/echo")
+def echo() -> dict[str, Any]:
+    """Echo a validated message: the template for routes that accept a JSON body."""
+    payload = _read_json_body(settings.max_body_bytes)
+    problems = validate_object(ECHO_REQUEST, payload)
+    if problems:
+        raise ApiError(VALIDATION_FAILED, details=problems)
+    data = cast("dict[str, Any]", payload)
+    message: str = data["message"]
+    return {
+        "message": message,
+        "tags": data.get("tags", []),
+        "length": len(message),
+        "request_id": _current_request_id(),
+    }
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _error_response(
+    status: int,
+    code: str,
+    message: str | None = None,
+    *,
+    details: list[ErrorDetail] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=error_body(
+            code,
+            message or ERROR_CATALOG[code].message,
+            _current_request_id(),
+            details,
+        ),
+        headers=dict(headers or {}),
+    )
+
+
+def _on_api_error(exc: ApiError) -> Response[Any]:
+    """Documented client errors raised by our own code."""
+    return _error_response(
+        exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
+    )
+
+
+@app.not_found
+def _on_not_found(_exc: NotFoundError) -> Response[Any]:
+    """404, or 405 with ``Allow`` when the path exists under other methods."""
+    allowed = ALLOWED_METHODS.get(_normalize_path(app.current_event.path))
+    if allowed:
+        return _error_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            METHOD_NOT_ALLOWED,
+            headers={"Allow": ", ".join(sorted(allowed))},
+        )
+    return _error_response(HTTPStatus.NOT_FOUND, NOT_FOUND)
+
+
+def _on_service_error(exc: ServiceError) -> Response[Any]:
+    """Powertools' HTTP errors, reshaped; server-side ones stay opaque like any 500."""
+    status = int(exc.status_code)
+    if status >= 500:
+        return _on_unexpected(exc)
+    message = exc.msg if isinstance(exc.msg, str) and exc.msg else None
+    return _error_response(status, code_for_status(status), message or "The request failed.")
+
+
+def _on_unexpected(exc: Exception) -> Response[Any]:
+    """Opaque 500: the client gets the request id only, operators get the traceback.
+
+    Registered for ``Exception`` so Powertools' default path (re-raise, or a plain-text
+    traceback body in debug mode) is never reached from a route.
+    """
+    logger.exception("Unhandled error while handling the request", exc_info=exc)
+    return _error_response(HTTPStatus.INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
+
+
+# Registered by call rather than as decorators: Powertools' decorator is not typed, and
+# mypy --strict would otherwise treat the handlers as untyped. Lookup follows the MRO, so
+# the specific handlers win over the catch-all for ApiError, ServiceError and NotFoundError.
+app.exception_handler(ApiError)(_on_api_error)
+app.exception_handler(ServiceError)(_on_service_error)
+app.exception_handler(Exception)(_on_unexpected)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _fallback_response(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The 500 for a failure outside the routes (malformed event, bug in an error handler).
+
+    Built from literals, without the helpers the failing code may have used, so it cannot
+    fail the same way.
+    """
+    body = {
+        "error": {
+            "code": INTERNAL_ERROR,
+            "message": ERROR_CATALOG[INTERNAL_ERROR].message,
+            "request_id": _request_id_of(event),
+        }
+    }
+    return {
+        "statusCode": int(HTTPStatus.INTERNAL_SERVER_ERROR),
+        "multiValueHeaders": {},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def _apply_standard_headers(response: dict[str, Any]) -> None:
+    """Force the JSON content type and the security headers onto any response.
+
+    Done on the final dict rather than in a middleware so that every path is covered,
+    including Powertools' CORS preflight answer and the last-resort 500.
+    """
+    headers: dict[str, list[str]] = response.setdefault("multiValueHeaders", {})
+    owned = {name.lower() for name in SECURITY_HEADERS} | {"content-type"}
+    for name in [name for name in headers if name.lower() in owned]:
+        del headers[name]
+    for name, value in SECURITY_HEADERS.items():
+        headers[name] = [value]
+    headers["Content-Type"] = [content_types.APPLICATION_JSON]
+    if settings.cors_allow_origins:
+        # The CORS answer depends on the Origin header: tell any cache so.
+        vary = headers.setdefault("Vary", [])
+        if "Origin" not in vary:
+            vary.append("Origin")
+
+
+def _error_code_of(response: Mapping[str, Any]) -> str | None:
+    """The machine code of an error response we built, for the access log and traces."""
+    if int(response.get("statusCode", 200)) < 400:
+        return None
+    try:
+        code = json.loads(response["body"])["error"]["code"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return code if isinstance(code, str) else None
+
+
+def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resolve one API Gateway event into a response; never raises (see module docstring)."""
+    try:
+        response = app.resolve(event, context)
+    except Exception:
+        logger.exception("Request failed outside the route handlers")
+        response = _fallback_response(event)
+    _apply_standard_headers(response)
+
+    status = int(response["statusCode"])
+    error_code = _error_code_of(response)
+    if status >= 500:
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    if tracer is not None:
+        # int is a numbers.Number at runtime; mypy does not model the numeric tower.
+        tracer.put_annotation(key="StatusCode", value=status)  # type: ignore[arg-type]
+        if error_code:
+            tracer.put_annotation(key="ErrorCode", value=error_code)
+    # Method, path and outcome only: never headers, query strings or bodies.
+    path = event.get("path")
+    logger.info(
+        "Request completed",
+        extra={
+            "http_method": event.get("httpMethod"),
+            "path": path[:_MAX_LOGGED_PATH_CHARS] if isinstance(path, str) else None,
+            "status_code": status,
+            "error_code": error_code,
+        },
+    )
+    return response
+
+
+def _compose_entry_point() -> LambdaHandler:
+    """Wrap :func:`handle_request` in the Powertools decorators that apply.
+
+    Outermost first: the logger (correlation id = API Gateway request id, state cleared per
+    invocation, no event logging), then the tracer when it exists (never records responses,
+    which echo client input), then metrics (cold-start metric, flushed as EMF on stdout).
+    """
+    handler: LambdaHandler = metrics.log_metrics(handle_request, capture_cold_start_metric=True)
+    if tracer is not None:
+        handler = tracer.capture_lambda_handler(handler, capture_response=False)
+    return logger.inject_lambda_context(
+        handler,
+        correlation_id_path=correlation_paths.API_GATEWAY_REST,
+        clear_state=True,
+    )
+
+
+lambda_handler: Final = _compose_entry_point()

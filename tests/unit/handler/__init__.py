@@ -1,0 +1,1 @@
+"""Unit tests of the Lambda handler in src/handler (run without AWS)."""
