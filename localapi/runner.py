@@ -26,6 +26,7 @@ layer needs Docker, so only that layer is replaced here:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -564,6 +565,38 @@ def build_worker_env(
     return env
 
 
+def refresh_request_context(event: str) -> str:
+    """Give each API event its own ``requestId`` and request time, as API Gateway does.
+
+    SAM CLI 1.170.0 builds them in *default arguments* of ``RequestContext`` (and
+    ``RequestContextV2``), evaluated once at import: every request of a server's
+    life gets the same id and a frozen time (aws/aws-sam-cli#9279, fix proposed in
+    #9280). Handlers quote that id to clients and key logs on it, so it is fixed
+    here, on the way into the worker. ``test_sam_contract`` pins the SAM behaviour:
+    when SAM fixes it, that test says this can go. Not covered: an authorizer event
+    built by SAM for the same request keeps SAM's id (no authorizers here).
+    """
+    if '"requestContext"' not in event:
+        return event
+    try:
+        doc = json.loads(event)
+    except ValueError:
+        return event
+    context = doc.get("requestContext") if isinstance(doc, dict) else None
+    if not isinstance(context, dict) or "requestId" not in context:
+        return event
+    now = time.time()
+    context["requestId"] = str(uuid.uuid4())
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+    if "requestTimeEpoch" in context:  # REST (payload 1.0)
+        context["requestTimeEpoch"] = int(now * 1000)
+        context["requestTime"] = stamp
+    if "timeEpoch" in context:  # HTTP API (payload 2.0)
+        context["timeEpoch"] = int(now * 1000)
+        context["time"] = stamp
+    return json.dumps(doc, sort_keys=True)
+
+
 class ProcessLambdaRuntime:
     """Drop-in for SAM's ``LambdaRuntime``: same ``invoke`` contract, processes instead of containers.
 
@@ -631,7 +664,7 @@ class ProcessLambdaRuntime:
         except Exception as exc:  # a function that cannot even start: 502, logged
             LOG.error("%s: cannot start worker: %s", function_config.name, exc)
             return None
-        outcome = pool.invoke(event, tenant_id)
+        outcome = pool.invoke(refresh_request_context(event), tenant_id)
         if outcome.payload is not None and stdout is not None:
             stdout.write_str(outcome.payload)
             stdout.flush()

@@ -286,8 +286,58 @@ class ProcessServer:
         self.runtime = ProcessLambdaRuntime(self.worker_spec, workers=opts.workers, sink=self.sink)
         self.service: Any = None
         self.api_provider: Any = None
+        self.stacks: list[Any] = []
         self.runner: Any = None
         self.routes: list[Any] = []
+
+    def effective_layers(self, config: Any) -> list[str]:
+        """The function's layers after conditions, e.g. ``!If [UseInsights, [arn], !Ref AWS::NoValue]``.
+
+        SAM 1.170.0's resolver leaves such a ``Layers`` value unresolved (it resolves
+        both branches, and ``AWS::NoValue`` fails), and its provider then reports one
+        bogus layer named ``Fn::If``. Only the chosen branch is resolved here, with
+        SAM's own resolver for the conditions and the values.
+        """
+        from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import (  # noqa: PLC0415
+            IntrinsicResolver,
+        )
+        from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import (  # noqa: PLC0415
+            IntrinsicsSymbolTable,
+        )
+        from samcli.lib.providers.sam_base_provider import SamBaseProvider  # noqa: PLC0415
+
+        if not any(str(getattr(layer, "arn", "")).startswith("Fn::") for layer in config.layers):
+            return [str(getattr(layer, "arn", layer)) for layer in config.layers]
+        function = self.runner.get_function(config.full_path)
+        stack = next(s for s in self.stacks if s.stack_path == function.stack_path)
+        template = stack.template_dict
+        raw = template["Resources"][function.name]["Properties"].get("Layers")
+        # private, but it is exactly how SAM computes the parameter values it resolves with
+        params = SamBaseProvider._get_parameter_values(template, stack.parameters)
+        resolver = IntrinsicResolver(
+            template=template,
+            symbol_resolver=IntrinsicsSymbolTable(logical_id_translator=params, template=template),
+        )
+        conditions = template.get("Conditions", {})
+
+        def resolve(value: Any) -> Any:
+            if isinstance(value, list):
+                return [v for v in (resolve(item) for item in value) if v is not None]
+            if isinstance(value, dict) and list(value) == ["Fn::If"]:
+                name, when_true, when_false = value["Fn::If"]
+                chosen = resolver.intrinsic_property_resolver(conditions[name], ignore_errors=False)
+                return resolve(when_true if chosen is True else when_false)
+            if value == {"Ref": "AWS::NoValue"}:
+                return None
+            return resolver.intrinsic_property_resolver(value, ignore_errors=False)
+
+        try:
+            resolved = resolve(raw)
+        except Exception as exc:
+            raise UnsupportedFunctionError(
+                f"{config.name}: cannot resolve its Layers ({exc}); use --engine docker"
+            ) from None
+        return [str(layer) for layer in (resolved or [])]
 
     def worker_spec(self, config: Any) -> WorkerSpec:
         """SAM ``FunctionConfig`` -> worker spec, refusing what the process engine cannot run."""
@@ -297,9 +347,11 @@ class ProcessServer:
                 f"{name} is a container-image function: the process engine runs Zip functions only; "
                 "use --engine docker"
             )
-        if config.layers:
+        layers = self.effective_layers(config) if config.layers else []
+        if layers:
             raise UnsupportedFunctionError(
-                f"{name} uses layers, which the process engine does not mount; use --engine docker"
+                f"{name} uses layer(s) {', '.join(layers)}, which the process engine does not "
+                "mount (layer code and extensions live in /opt on Lambda); use --engine docker"
             )
         runtime_version(config.runtime)
         interpreter = cached_interpreter(config.runtime)
@@ -353,6 +405,7 @@ class ProcessServer:
             )
         except Exception as exc:  # SAM raises many types for a bad template
             raise LocalApiError(f"cannot load template {opts.template}: {exc}") from None
+        self.stacks = stacks
         function_provider = SamFunctionProvider(stacks)
         self.api_provider = ApiProvider(stacks, cwd=cwd)
         self.routes = list(self.api_provider.api.routes)

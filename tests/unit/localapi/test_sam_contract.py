@@ -306,3 +306,25 @@ def test_a_method_missing_on_an_explicit_route_falls_through_to_the_proxy() -> N
     response = service_for(runtime).post("/broken")
     contract(response.status_code == 201, f"POST /broken answered {response.status_code}")
     contract(runtime.calls[0]["config"].name == "FixtureFunction", "fall-through target changed")
+
+
+def test_sam_still_freezes_the_request_id_so_localapi_refreshes_it() -> None:
+    """aws/aws-sam-cli#9279: when this fails, SAM fixed it; drop runner.refresh_request_context."""
+    from localapi.runner import refresh_request_context
+
+    runtime = RecordingRuntime(ok_payload())
+    client = service_for(runtime)
+    client.get("/a")
+    client.get("/b")
+    first, second = (call["event"]["requestContext"] for call in runtime.calls)
+    contract(
+        first["requestId"] == second["requestId"],
+        "SAM now gives each request its own requestId: remove localapi.runner.refresh_request_context",
+    )
+    refreshed = [
+        json.loads(refresh_request_context(json.dumps(call["event"])))["requestContext"]
+        for call in runtime.calls
+    ]
+    assert refreshed[0]["requestId"] != refreshed[1]["requestId"]
+    assert refreshed[0]["requestTimeEpoch"] >= first["requestTimeEpoch"]
+    assert refreshed[0]["resourcePath"] == first["resourcePath"]

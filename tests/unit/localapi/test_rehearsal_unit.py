@@ -1,0 +1,430 @@
+"""The rehearsal's bookkeeping, without an emulator: verdicts, report, fallbacks.
+
+What matters most here is honesty: NOT RUN is never a pass, a check says where
+it ran exactly when it ran, a property is read from the transformed template
+only for a *known* emulator gap (never against real AWS), and the report file
+is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from localapi import rehearsal
+from localapi.moto_server import MotoServer, is_ready, pid_alive
+from localapi.rehearsal import (
+    AWS,
+    EMULATOR,
+    FAIL,
+    NOT_RUN,
+    PASS,
+    TEMPLATE,
+    Check,
+    CheckFailed,
+    CheckNotRun,
+    CheckResult,
+    Outcome,
+    Report,
+    Target,
+    TemplateValues,
+    adapt_for_emulator,
+    format_table,
+    run_check,
+    summary_line,
+    template_references,
+    write_report,
+)
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+
+
+def result(status: str, where: str | None = "emulator", check_id: str = "c") -> CheckResult:
+    return CheckResult(check_id, "title", status, where, "detail")  # type: ignore[arg-type]
+
+
+# --- verdicts ------------------------------------------------------------------------------
+
+
+def test_all_passed_is_ok() -> None:
+    report = Report("emulator", "s", checks=[result(PASS), result(PASS, TEMPLATE)])
+    assert report.ok
+    assert report.exit_code == 0
+
+
+def test_not_run_is_never_counted_as_a_pass() -> None:
+    report = Report("emulator", "s", checks=[result(PASS), result(NOT_RUN, None)])
+    assert report.counts() == {PASS: 1, FAIL: 0, NOT_RUN: 1}
+    assert report.as_json()["summary"]["passed"] == 1
+    assert report.as_json()["summary"]["not_run"] == 1
+    # Exit 0 requires only that every check that RAN passed; the NOT RUN stays visible.
+    assert report.ok
+
+
+def test_nothing_ran_is_not_ok() -> None:
+    report = Report("emulator", "s", checks=[result(NOT_RUN, None), result(NOT_RUN, None)])
+    assert not report.ok
+    assert report.exit_code == 1
+
+
+def test_no_checks_is_not_ok() -> None:
+    assert not Report("emulator", "s").ok
+
+
+def test_a_failure_fails_the_rehearsal() -> None:
+    report = Report("emulator", "s", checks=[result(PASS), result(FAIL)])
+    assert not report.ok
+    assert report.exit_code == 1
+
+
+def test_a_failed_step_fails_the_rehearsal_even_if_checks_passed() -> None:
+    report = Report("emulator", "s", checks=[result(PASS)], failed_step="deploy (sam deploy)")
+    assert not report.ok
+    assert report.as_json()["failed_step"] == "deploy (sam deploy)"
+
+
+def test_where_is_given_exactly_when_the_check_ran() -> None:
+    with pytest.raises(ValueError, match="where"):
+        result(NOT_RUN, EMULATOR)
+    with pytest.raises(ValueError, match="where"):
+        result(PASS, None)
+    with pytest.raises(ValueError, match="where"):
+        result(FAIL, None)
+
+
+def test_where_counts_skip_checks_that_did_not_run() -> None:
+    report = Report(
+        "emulator",
+        "s",
+        checks=[result(PASS), result(PASS, TEMPLATE), result(NOT_RUN, None), result(FAIL)],
+    )
+    assert report.where_counts() == {EMULATOR: 2, TEMPLATE: 1}
+
+
+def test_not_run_lists_every_check_with_the_reason() -> None:
+    results = rehearsal.not_run("step 'deploy' failed")
+    assert [r.check_id for r in results] == [c.check_id for c in rehearsal.CHECKS]
+    assert all(r.status == NOT_RUN and r.where is None for r in results)
+    assert all(r.detail == "step 'deploy' failed" for r in results)
+
+
+# --- run_check -------------------------------------------------------------------------------
+
+
+def fake_session() -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+
+
+def run(function: Any, *, emulated: bool = True) -> CheckResult:
+    target = Target(fake_session(), "stack", emulated=emulated, transformed={})
+    return run_check(Check("x", "x", function), target)
+
+
+def test_run_check_not_run() -> None:
+    def check(target: Target) -> Outcome:
+        raise CheckNotRun("no transformed template")
+
+    outcome = run(check)
+    assert (outcome.status, outcome.where, outcome.detail) == (
+        NOT_RUN,
+        None,
+        "no transformed template",
+    )
+
+
+def test_run_check_failed_is_a_fail_on_the_live_target() -> None:
+    def check(target: Target) -> Outcome:
+        raise CheckFailed("no physical resource for LogsKey")
+
+    assert (run(check).status, run(check).where) == (FAIL, EMULATOR)
+    assert (run(check, emulated=False).status, run(check, emulated=False).where) == (FAIL, AWS)
+
+
+def test_run_check_bug_is_a_visible_fail_not_a_pass() -> None:
+    def check(target: Target) -> Outcome:
+        raise KeyError("Arn")
+
+    outcome = run(check)
+    assert outcome.status == FAIL
+    assert "KeyError" in outcome.detail
+
+
+def test_run_check_keeps_where_and_gap_of_the_outcome() -> None:
+    def check(target: Target) -> Outcome:
+        return Outcome(True, TEMPLATE, "declared", gap="logs-kms-key")
+
+    outcome = run(check)
+    assert (outcome.status, outcome.where, outcome.gap) == (PASS, TEMPLATE, "logs-kms-key")
+    assert outcome.as_json()["gap_description"] == rehearsal.EMULATOR_GAPS["logs-kms-key"]
+
+
+# --- template fallback only for known gaps, never against AWS ------------------------------
+
+
+TRANSFORMED: dict[str, Any] = {
+    "Parameters": {"LogLevel": {"Type": "String"}},
+    "Resources": {
+        "LogsKey": {"Type": "AWS::KMS::Key", "Properties": {}},
+        "FunctionLogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": "/${AWS::StackName}/function"},
+                "KmsKeyId": {"Fn::GetAtt": ["LogsKey", "Arn"]},
+            },
+        },
+    },
+    "Conditions": {
+        "IsDebug": {"Fn::Equals": [{"Ref": "LogLevel"}, "DEBUG"]},
+        "NotDebug": {"Fn::Not": [{"Condition": "IsDebug"}]},
+    },
+}
+
+
+class FakeTarget(Target):
+    """A Target whose AWS reads come from dicts (what an emulator or AWS returned)."""
+
+    def __init__(self, group: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(fake_session(), "stack", **kwargs)
+        self.group = group
+
+    def account(self) -> str:
+        return "123456789012"
+
+    def key_arn(self) -> str:
+        return KEY_ARN
+
+    def log_group(self, logical_id: str) -> dict[str, Any]:
+        return self.group
+
+    def parameters(self) -> dict[str, str]:
+        return {"LogLevel": "DEBUG"}
+
+    def physical_id(self, logical_id: str) -> str:
+        return {"FunctionLogGroup": "/stack/function", "LogsKey": "key-id"}[logical_id]
+
+
+def key_check(target: Target) -> CheckResult:
+    return run_check(
+        Check(
+            "logs.function.kms_key",
+            "t",
+            lambda t: rehearsal._check_log_group_key(t, "FunctionLogGroup"),
+        ),
+        target,
+    )
+
+
+def test_against_aws_a_missing_kms_key_id_is_a_fail_not_a_template_check() -> None:
+    target = FakeTarget({"logGroupName": "/stack/function"}, transformed=TRANSFORMED)
+    outcome = key_check(target)
+    assert (outcome.status, outcome.where) == (FAIL, AWS)
+
+
+def test_against_aws_the_live_kms_key_id_is_compared() -> None:
+    target = FakeTarget({"logGroupName": "/stack/function", "kmsKeyId": KEY_ARN})
+    outcome = key_check(target)
+    assert (outcome.status, outcome.where) == (PASS, AWS)
+
+
+def test_on_the_emulator_a_known_gap_is_checked_on_the_transformed_template() -> None:
+    target = FakeTarget({"logGroupName": "/stack/function"}, emulated=True, transformed=TRANSFORMED)
+    outcome = key_check(target)
+    assert (outcome.status, outcome.where, outcome.gap) == (PASS, TEMPLATE, "logs-kms-key")
+    assert KEY_ARN in outcome.detail
+
+
+def test_on_the_emulator_a_template_pointing_elsewhere_fails() -> None:
+    broken = json.loads(json.dumps(TRANSFORMED))
+    broken["Resources"]["FunctionLogGroup"]["Properties"]["KmsKeyId"] = {"Ref": "LogsKey"}
+    target = FakeTarget({"logGroupName": "/stack/function"}, emulated=True, transformed=broken)
+    outcome = key_check(target)
+    assert (outcome.status, outcome.where) == (FAIL, TEMPLATE)
+
+
+def test_on_the_emulator_without_a_transformed_template_the_check_is_not_run() -> None:
+    target = FakeTarget({"logGroupName": "/stack/function"}, emulated=True)
+    outcome = key_check(target)
+    assert (outcome.status, outcome.where) == (NOT_RUN, None)
+    assert "no transformed template" in outcome.detail
+
+
+def test_template_values_resolve_sub_getatt_and_conditions() -> None:
+    target = FakeTarget({}, emulated=True, transformed=TRANSFORMED)
+    values = TemplateValues(target)
+    assert values.resolve({"Fn::Sub": "/${AWS::StackName}/function"}) == "/stack/function"
+    assert values.resolve({"Fn::GetAtt": "LogsKey.Arn"}) == KEY_ARN
+    assert (
+        values.resolve({"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"})
+        == "arn:aws:logs:us-east-1:123456789012"
+    )
+    local = {"Fn::Sub": ["${AWS::Partition}:${V}", {"V": {"Ref": "LogLevel"}}]}
+    assert values.resolve(local) == "aws:DEBUG"
+    assert values.resolve({"Fn::Sub": "${!Literal}"}) == "${Literal}"
+    assert values.condition("IsDebug") is True
+    assert values.condition("NotDebug") is False
+    with pytest.raises(CheckFailed):
+        values.resolve({"Fn::ImportValue": "x"})
+
+
+def test_template_references() -> None:
+    value = {
+        "Fn::Sub": [
+            "https://${Api}.execute-api.${AWS::Region}.${Local}/${Fn.Arn}",
+            {"Local": {"Ref": "Param"}},
+        ]
+    }
+    assert template_references(value) == {"Api", "AWS::Region", "Fn", "Param"}
+    assert template_references({"Fn::GetAtt": ["Key", "Arn"]}) == {"Key"}
+
+
+# --- adapting the template for moto ---------------------------------------------------------
+
+
+def test_adapt_rewrites_kms_tags_and_drops_the_body_deployment_only() -> None:
+    transformed = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"Tags": [{"Key": "Environment", "Value": "dev"}]},
+            },
+            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": {"paths": {}}}},
+            "Other": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "x"}},
+            "ApiDeployment1": {
+                "Type": "AWS::ApiGateway::Deployment",
+                "Properties": {"RestApiId": {"Ref": "Api"}},
+            },
+            "OtherDeployment": {
+                "Type": "AWS::ApiGateway::Deployment",
+                "Properties": {"RestApiId": {"Ref": "Other"}},
+            },
+            "Stage": {
+                "Type": "AWS::ApiGateway::Stage",
+                "DependsOn": ["ApiDeployment1", "Api"],
+                "Properties": {},
+            },
+        }
+    }
+    original = json.dumps(transformed, sort_keys=True)
+    adapted, changes = adapt_for_emulator(transformed)
+    assert json.dumps(transformed, sort_keys=True) == original  # the checks read this one
+    resources = adapted["Resources"]
+    assert resources["Key"]["Properties"]["Tags"] == [{"TagKey": "Environment", "TagValue": "dev"}]
+    assert "ApiDeployment1" not in resources
+    assert "OtherDeployment" in resources
+    assert resources["Stage"]["DependsOn"] == ["Api"]
+    assert len(changes) == 2
+
+
+# --- report file and output -----------------------------------------------------------------
+
+
+def test_write_report_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "report.json"
+    report = Report("emulator", "s", checks=[result(PASS), result(NOT_RUN, None)])
+    write_report(path, report)
+    data = json.loads(path.read_text())
+    assert data["ok"] is True
+    assert data["checks"][1] == {
+        "id": "c",
+        "title": "title",
+        "status": "NOT RUN",
+        "where": None,
+        "detail": "detail",
+        "seconds": 0.0,
+        "emulator_gap": None,
+        "gap_description": None,
+    }
+    assert sorted(p.name for p in path.parent.iterdir()) == ["report.json"]
+
+
+def test_write_report_failure_keeps_the_previous_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "report.json"
+    path.write_text('{"previous": true}\n')
+
+    def broken_replace(source: str, destination: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(path, Report("emulator", "s", checks=[result(FAIL)]))
+    assert json.loads(path.read_text()) == {"previous": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_table_shows_where_and_reasons() -> None:
+    checks = [
+        result(PASS, EMULATOR, "kms.rotation"),
+        CheckResult("logs.kms", "t", PASS, TEMPLATE, "declared", gap="logs-kms-key"),
+        CheckResult("stack.outputs", "t", NOT_RUN, None, "step 'deploy' failed"),
+    ]
+    lines = format_table(checks)
+    assert lines[0].split() == ["CHECK", "STATUS", "WHERE", "DETAIL"]
+    text = "\n".join(lines)
+    assert "NOT RUN stack.outputs: step 'deploy' failed" in text
+    assert rehearsal.EMULATOR_GAPS["logs-kms-key"] in text
+    report = Report("emulator", "s", checks=checks)
+    assert summary_line(report).startswith("RESULT: PASS: 2 passed, 0 failed, 1 not run")
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        rehearsal.main(["--no-such-option"], stream=io.StringIO())
+    assert exit_info.value.code == 2
+    assert "see --help" in capsys.readouterr().err
+
+
+def test_failed_step_gives_not_run_checks_and_exit_1(tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    out = io.StringIO()
+    code = rehearsal.main(
+        ["--template", str(tmp_path / "missing.yaml"), "--report", str(report_path)], stream=out
+    )
+    assert code == 1
+    data = json.loads(report_path.read_text())
+    shutil.rmtree(data["work_dir"])  # kept for debugging on failure; not needed here
+    assert data["failed_step"] == "build"
+    assert data["summary"] == {"passed": 0, "failed": 0, "not_run": 17, "ran_on": {}}
+    assert all(c["status"] == "NOT RUN" and c["where"] is None for c in data["checks"])
+    assert "pid" not in (data["emulator"] or {})  # it stopped before starting the emulator
+    assert "==> build ... FAILED" in out.getvalue()
+
+
+def test_emulator_env_cannot_reach_real_aws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.amazonaws.com")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
+    env = rehearsal.emulator_env("http://localhost:1234", tmp_path)
+    assert env["AWS_ENDPOINT_URL"] == "http://localhost:1234"
+    assert not {"AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"} & set(env)
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"]
+    assert not Path(env["AWS_CONFIG_FILE"]).exists()
+    assert "localhost" in env["NO_PROXY"].split(",")
+
+
+# --- the emulator process -------------------------------------------------------------------
+
+
+def test_moto_server_starts_on_localhost_and_stops_by_pid(tmp_path: Path) -> None:
+    with MotoServer(tmp_path / "moto.log") as server:
+        assert server.endpoint_url.startswith("http://localhost:")
+        assert is_ready(server.endpoint_url)
+        pid, port = server.pid, server.port
+        assert pid is not None and port is not None
+        assert pid_alive(pid)
+    assert not pid_alive(pid)
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", port))
