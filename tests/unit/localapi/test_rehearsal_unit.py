@@ -428,3 +428,60 @@ def test_moto_server_starts_on_localhost_and_stops_by_pid(tmp_path: Path) -> Non
     assert not pid_alive(pid)
     with socket.socket() as sock:  # the port is free again
         sock.bind(("127.0.0.1", port))
+
+
+def test_adapt_drops_only_list_items_whose_condition_selects_no_value() -> None:
+    policies = [
+        {"PolicyName": "always"},
+        {"Fn::If": ["IsDebug", {"PolicyName": "debug"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["NotDebug", {"PolicyName": "quiet"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["Unknown", {"PolicyName": "kept"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    transformed = {
+        **TRANSFORMED,
+        "Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": policies}}},
+    }
+    planned = rehearsal.PlannedStack(transformed, "stack", {"LogLevel": "DEBUG"})
+    adapted, changes = adapt_for_emulator(transformed, planned)
+    kept = adapted["Resources"]["Role"]["Properties"]["Policies"]
+    assert kept == [policies[0], policies[1], policies[3]]  # NotDebug is false here
+    assert changes == [
+        "Role: 1 list item(s) whose Fn::If resolves to AWS::NoValue removed "
+        f"({rehearsal.EMULATOR_GAPS['novalue-in-lists']})"
+    ]
+    assert len(transformed["Resources"]["Role"]["Properties"]["Policies"]) == 4
+
+
+def test_effective_parameters_take_defaults_like_cloudformation() -> None:
+    template = {
+        "Parameters": {
+            "A": {"Type": "String", "Default": "x"},
+            "B": {"Type": "Number", "Default": 7},
+            "C": {"Type": "CommaDelimitedList", "Default": ["p", "q"]},
+            "D": {"Type": "String"},
+        }
+    }
+    assert rehearsal.effective_parameters(template, {"A": "given", "Z": "undeclared"}) == {
+        "A": "given",
+        "B": "7",
+        "C": "p,q",
+    }
+
+
+def test_moto_error_names_the_emulator_crash(tmp_path: Path) -> None:
+    log = tmp_path / "moto.log"
+    log.write_text(
+        '127.0.0.1 - - "POST / HTTP/1.1" 200 -\n'
+        "Traceback (most recent call last):\n"
+        '  File "/x/site-packages/moto/core/responses.py", line 456, in call_action\n'
+        '  File "/x/site-packages/moto/iam/models.py", line 792, in create_from_cloudformation_json\n'
+        '    policy_name = policy["PolicyName"]\n'
+        "TypeError: 'NoneType' object is not subscriptable\n"
+        '127.0.0.1 - - "POST / HTTP/1.1" 500 -\n'
+    )
+    assert rehearsal.moto_error(log) == (
+        "TypeError: 'NoneType' object is not subscriptable "
+        "(at moto/iam/models.py:792 create_from_cloudformation_json)"
+    )
+    log.write_text('127.0.0.1 - - "POST / HTTP/1.1" 200 -\n')
+    assert rehearsal.moto_error(log) is None
