@@ -23,8 +23,9 @@ choice open, the choice is written down next to the code that makes it:
   the only part of a role a session ARN keeps). ARNs compare case-sensitively ("the
   user name part of the ARN is case sensitive"); ``Service`` names compare
   case-insensitively because they are DNS names; ``Federated`` and ``CanonicalUser``
-  compare exactly. ``NotPrincipal`` is the complement of the same test: the NotPrincipal
-  page's warning that AWS "might validate the account first" is not modelled.
+  compare exactly. ``NotPrincipal`` follows that page's warning that AWS "might validate
+  the account first": an IAM/STS caller is excluded only when its account, its role (for
+  a session) and the caller itself are all named, as in the page's examples.
 * Resources: ``"*"`` is the key itself. Any other pattern is compared like
   ``ArnLike`` (the Resource page: "a wildcard cannot span segments"), so a pattern
   with fewer than six colon-separated parts matches nothing. When the request does
@@ -568,6 +569,11 @@ def statement_id(statement: object, index: int) -> str:
     return str(index)
 
 
+def _one_line(message: str) -> str:
+    """Problems are one-line messages even when they quote policy text with line breaks."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class _Collector:
     """Problems of one statement, and whether any of them breaks its structure."""
 
@@ -578,7 +584,7 @@ class _Collector:
 
     def warn(self, message: str) -> None:
         """A problem that leaves the statement meaningful (the value matches nothing)."""
-        self.problems.append(Problem(self.ident, message))
+        self.problems.append(Problem(self.ident, _one_line(message)))
 
     def fail(self, message: str) -> None:
         """A problem that makes the statement never match."""
@@ -782,19 +788,28 @@ def _parse(document: object, strict: bool) -> Policy:
             problems.append(Problem(None, f"unknown policy element {element!r}"))
     listed = _statement_list(document, strict, problems)
     statements = tuple(_parse_statement(s, i) for i, s in listed)
+    sids: dict[str, None] = {}
     for statement in statements:
         problems.extend(statement.problems)
+        if statement.sid is not None and statement.sid in sids:
+            # IAM (Sid element): "the Sid value must be unique within a JSON policy";
+            # the statement still counts, but results would name two statements alike.
+            problems.append(Problem(statement.sid, _one_line(
+                f"duplicate Sid {statement.sid!r}: a Sid must be unique within a policy")))
+        elif statement.sid is not None:
+            sids[statement.sid] = None
     version = document.get("Version")
     return Policy(version if isinstance(version, str) else None, statements, tuple(problems))
 
 
-def parse_policy(document: object) -> Policy:
+def parse_policy(document: object, *, strict: bool = True) -> Policy:
     """Parse a key policy, keeping every statement and recording its problems.
 
     Raises PolicyError only when there is nothing to evaluate: the document is not an
-    object, or Statement is missing or not an object/list of objects.
+    object, or Statement is missing or not an object/list of objects. With
+    ``strict=False`` it never raises: such a document parses to no statements.
     """
-    return _parse(document, strict=True)
+    return _parse(document, strict=strict)
 
 
 def policy_problems(document: object) -> list[Problem]:
@@ -911,12 +926,53 @@ def _entry_matches(kind: str, entry: str, caller: _Caller, key_partition: str | 
     return entry == caller.text
 
 
+def _not_principal_excludes(spec: PrincipalSpec, caller: _Caller,
+                            key_partition: str | None) -> bool:
+    """Whether NotPrincipal names every identity AWS checks for this caller.
+
+    The NotPrincipal page: AWS "might validate the account first and then the user",
+    and for an assumed-role user "the account first, then the role, and then the
+    assumed-role user"; its examples exclude only Bob with [Bob, account] and only one
+    session with [session, role, account]. So an IAM/STS caller escapes the statement
+    only when its account, its role (for a session) and the caller itself are all
+    named; an account entry alone excludes only the account's root. Other callers
+    (service principals) are excluded by an entry naming them.
+    """
+    arn = caller.arn
+    if caller.kind != "arn" or arn is None or arn.service not in ("iam", "sts"):
+        return any(_entry_matches(kind, entry, caller, key_partition)
+                   for kind, entry in spec.entries)
+    aws = [entry for kind, entry in spec.entries if kind == "AWS"]
+    root = _caller(f"arn:{arn.partition}:iam::{arn.account}:root", key_partition)
+    if not any(_aws_entry_matches(entry, root, key_partition) for entry in aws):
+        return False
+    if arn.service == "iam" and arn.resource == "root":
+        return True
+    if caller.text in aws:
+        role = _role_name(arn)
+        if arn.service != "sts" or role is None:
+            return True
+        role_arn = _caller(f"arn:{arn.partition}:iam::{arn.account}:role/{role}", key_partition)
+        return any(_names_role(entry, role_arn) for entry in aws)
+    return arn.service == "iam" and any(_names_role(entry, caller) for entry in aws)
+
+
+def _names_role(entry: str, role: _Caller) -> bool:
+    """A role entry names this role (a path in either ARN does not change the role)."""
+    target = _parse_arn(entry)
+    return (role.arn is not None and target is not None and target.service == "iam"
+            and target.resource.startswith("role/") and role.arn.resource.startswith("role/")
+            and (target.partition, target.account) == (role.arn.partition, role.arn.account)
+            and _role_name(target) == _role_name(role.arn))
+
+
 def _principal_matches(spec: PrincipalSpec, caller: _Caller, key_partition: str | None) -> bool:
-    """Principal names the caller, or NotPrincipal does not."""
-    named = spec.everyone or any(
+    """Principal names the caller, or NotPrincipal does not name all of it."""
+    if spec.negated:
+        return not spec.everyone and not _not_principal_excludes(spec, caller, key_partition)
+    return spec.everyone or any(
         _entry_matches(kind, entry, caller, key_partition) for kind, entry in spec.entries
     )
-    return named != spec.negated
 
 
 def statement_principal_matches(statement: Statement | Mapping[str, object],

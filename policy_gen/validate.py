@@ -22,7 +22,9 @@ reported as denying Logs.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from policy_gen.evaluate import (
 )
 from policy_gen.partitions import (
     ANY_REGION_PATTERN,
+    LOG_GROUP_PATTERN,
     PARTITIONS,
     Partition,
     check_account,
@@ -59,6 +62,9 @@ Severity = Literal["error", "warning"]
 REQUIRED_LOGS_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
 # Account ids we use for "someone else": reserved-looking, never ours (checked).
 OUTSIDER_ACCOUNTS = ("999988887777", "444455556666")
+# More stand-ins, used when the policy itself names the first ones: an outsider must be
+# an account the policy does not mention, or a legitimate grant to it looks public.
+SPARE_OUTSIDER_ACCOUNTS = ("210987654321", "135792468024", "864209753186")
 LOOKALIKE_SUFFIX = "-lookalike"
 # Condition keys an outsider cannot choose: they describe who is calling or
 # from where. Every other key (encryption context, grant constraints, ViaService
@@ -170,6 +176,7 @@ class Target:
     region: str
     account: str
     log_groups: tuple[str, ...]
+    outsiders: tuple[str, ...] = OUTSIDER_ACCOUNTS
 
     @classmethod
     def checked(
@@ -196,7 +203,7 @@ class Target:
         return log_group_arn(self.partition, self.region, account or self.account, name)
 
     def outsider_account(self) -> str:
-        return next(a for a in OUTSIDER_ACCOUNTS if a != self.account)
+        return next(a for a in (*self.outsiders, *OUTSIDER_ACCOUNTS) if a != self.account)
 
 
 def logs_context(arn: str) -> dict[str, tuple[str, ...]]:
@@ -209,7 +216,10 @@ def logs_context(arn: str) -> dict[str, tuple[str, ...]]:
 
 def validate(document: object, target: Target) -> Report:
     """Run every check against ``document`` (a parsed JSON value)."""
-    policy = parse_policy(document)
+    # Lenient: a JSON object without a usable statement list is MALFORMED (exit 1),
+    # not bad input; its problems are reported below and it allows nothing.
+    policy = parse_policy(document, strict=False)
+    target = dataclasses.replace(target, outsiders=_unmentioned_accounts(document, target))
     report = Report()
     for problem in policy_problems(document):
         report.findings.append(Finding("MALFORMED", "error", problem.message, problem.statement))
@@ -297,7 +307,7 @@ def _check_cross_account(policy: Policy, document: object, target: Target, repor
     arns = [target.log_group_arn(name, outsider) for name in target.log_groups]
     for pattern in _context_arn_candidates(policy):
         for arn in instantiate_arn(pattern, target, prefer_foreign=True):
-            if _arn_account(arn) != target.account and arn not in arns:
+            if _arn_account(arn) != target.account and arn not in arns and _is_log_group_arn(arn):
                 arns.append(arn)
     reported: set[str] = set()
     for principal, arn in itertools.product(_logs_principals_in(document, target), arns):
@@ -332,7 +342,8 @@ def _check_overbroad(policy: Policy, target: Target, report: Report) -> None:
     arns.append(target.log_group_arn("/some/other/log-group"))
     for pattern in _context_arn_candidates(policy):
         for arn in instantiate_arn(pattern, target, prefer_foreign=False):
-            if _arn_account(arn) == target.account and arn not in named and arn not in arns:
+            if (_arn_account(arn) == target.account and arn not in named and arn not in arns
+                    and _is_log_group_arn(arn)):
                 arns.append(arn)
     for arn in arns:
         simulation = _simulate(
@@ -565,6 +576,37 @@ def _logs_principal_region(principal: str) -> str | None:
     return None
 
 
+def _unmentioned_accounts(document: object, target: Target) -> tuple[str, ...]:
+    """Stand-in outsider accounts that appear nowhere in the policy text."""
+    text = json.dumps(document)
+    candidates = (*OUTSIDER_ACCOUNTS, *SPARE_OUTSIDER_ACCOUNTS)
+    free = tuple(a for a in candidates if a not in text and a != target.account)
+    return free or OUTSIDER_ACCOUNTS
+
+
+def _foreign_account_like(pattern: str, target: Target) -> str | None:
+    """A 12-digit account other than ours that an account pattern with wildcards admits.
+
+    ``?``/``*`` in the account component admit our account and its near neighbours
+    alike (``11112222333?``): try the outsider, then our account with one digit changed.
+    """
+    candidates = [target.outsider_account()]
+    for i, digit in enumerate(target.account):
+        candidates.extend(
+            target.account[:i] + other + target.account[i + 1 :]
+            for other in "0123456789"
+            if other != digit
+        )
+    return next((a for a in candidates if _glob_match(pattern, a)), None)
+
+
+def _is_log_group_arn(arn: str) -> bool:
+    """Whether ``arn`` names a log group Logs could really send (a valid name)."""
+    resource = arn.split(":", 5)[-1]
+    name = resource.removeprefix("log-group:")
+    return resource.startswith("log-group:") and LOG_GROUP_PATTERN.fullmatch(name) is not None
+
+
 def _fill_wildcards(pattern: str) -> str:
     return pattern.replace("*", "x").replace("?", "x")
 
@@ -585,7 +627,9 @@ def instantiate_arn(pattern: str, target: Target, *, prefer_foreign: bool) -> li
     if len(parts) != 6:
         return []
     account_pattern = parts[4]
-    accounts = [target.outsider_account(), target.account]
+    foreign = _foreign_account_like(account_pattern, target) if _has_wildcard(
+        account_pattern) else None
+    accounts = [foreign or target.outsider_account(), target.account]
     if not prefer_foreign:
         accounts.reverse()
     filled: list[str] = []

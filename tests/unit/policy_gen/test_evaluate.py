@@ -333,8 +333,10 @@ def test_unknown_principal_type_is_reported_and_matches_nothing() -> None:
 @pytest.mark.parametrize(
     ("caller", "decision"),
     [
-        (USER, "Allow"),  # inside the excluded account: not denied
-        (SESSION, "Allow"),
+        # NotPrincipal page: [Bob, account] denies "all principals except Bob", so an
+        # account entry alone excludes only the account itself, not its users/sessions.
+        (USER, "ExplicitDeny"),
+        (SESSION, "ExplicitDeny"),
         (ROOT, "Allow"),
         (OUTSIDER, "ExplicitDeny"),
         ("*", "ExplicitDeny"),
@@ -349,12 +351,19 @@ def test_not_principal_denies_everyone_not_listed(caller: str, decision: str) ->
     assert decide(document, principal=caller) == decision
 
 
-def test_not_principal_role_excludes_its_sessions() -> None:
-    document = policy(
-        statement(), statement(Effect="Deny", Principal=DROP, NotPrincipal={"AWS": ROLE})
-    )
-    assert decide(document, principal=SESSION) == "Allow"
-    assert decide(document, principal=USER) == "ExplicitDeny"
+def test_not_principal_excludes_a_session_only_with_its_account_role_and_session() -> None:
+    def decide_with(*names: str) -> str:
+        document = policy(
+            statement(), statement(Effect="Deny", Principal=DROP, NotPrincipal={"AWS": list(names)})
+        )
+        return decide(document, principal=SESSION)
+
+    # The NotPrincipal page's example names the session, its role and the account.
+    assert decide_with(SESSION, ROLE, ROOT) == "Allow"
+    assert decide_with(SESSION, ROLE, ACCOUNT) == "Allow"
+    assert decide_with(ROLE) == "ExplicitDeny"  # the account is checked first
+    assert decide_with(ROLE, ROOT) == "ExplicitDeny"  # the session is not named
+    assert decide_with(SESSION, ROOT) == "ExplicitDeny"  # the role is not named
 
 
 def test_not_principal_star_matches_nobody() -> None:
@@ -363,7 +372,7 @@ def test_not_principal_star_matches_nobody() -> None:
 
 
 def test_not_principal_with_allow_grants_everyone_else() -> None:
-    document = policy(statement(Principal=DROP, NotPrincipal={"AWS": USER}))
+    document = policy(statement(Principal=DROP, NotPrincipal={"AWS": [USER, ROOT]}))
     assert decide(document, principal=USER) == "ImplicitDeny"
     assert decide(document, principal="*") == "Allow"
 
@@ -376,7 +385,8 @@ def test_not_principal_with_allow_grants_everyone_else() -> None:
         (statement(Principal="*"), "*", True),
         (statement(Principal={"AWS": ACCOUNT}), "*", False),
         (statement(Principal=DROP, NotPrincipal={"AWS": ROOT}), OUTSIDER, True),
-        (statement(Principal=DROP, NotPrincipal={"AWS": ROOT}), USER, False),
+        (statement(Principal=DROP, NotPrincipal={"AWS": ROOT}), USER, True),
+        (statement(Principal=DROP, NotPrincipal={"AWS": [ROOT, USER]}), USER, False),
         (statement(Principal=DROP), USER, False),
     ],
 )
