@@ -136,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
         "auto (default): docker when `docker info` answers, else process",
     )
     serve.add_argument(
+        "--config-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="samconfig file whose [ENV.local_start_api] / [ENV.global] parameters apply, "
+        "as with sam (default: ./samconfig.toml when present)",
+    )
+    serve.add_argument(
+        "--config-env",
+        default="default",
+        metavar="ENV",
+        help="samconfig environment (default: default); --parameter-overrides replaces its "
+        "parameter_overrides, as on the sam command line",
+    )
+    serve.add_argument(
         "--region",
         default=None,
         help="AWS_REGION the function sees (default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
@@ -165,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="build for THIS machine's architecture (for native dependencies that cannot run "
         "here otherwise); local testing only, the served banner says so; deploy the normal build",
     )
+    build.add_argument(
+        "--config-env",
+        default=None,
+        metavar="ENV",
+        help="samconfig.toml environment for sam build (parameter overrides, cached/parallel)",
+    )
     build.add_argument("sam_args", nargs=argparse.REMAINDER, help="-- extra `sam build` arguments")
     return parser
 
@@ -178,17 +199,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     host = server.check_host(args.host)
     template = server.resolve_template(args.template)
+    config_file: Path = args.config_file or Path("samconfig.toml")
+    config = server.samconfig_parameters(
+        config_file, args.config_env, explicit=args.config_file is not None
+    )
+    # SAM's precedence: a command-line value replaces the samconfig one outright.
+    if args.parameter_overrides:
+        overrides = server.parse_parameter_overrides(args.parameter_overrides)
+        source = "--parameter-overrides"
+    elif config.get("parameter_overrides"):
+        overrides = server.parse_parameter_overrides(config["parameter_overrides"])
+        source = f"{config_file} [{args.config_env}]"
+    else:
+        overrides, source = {}, "template defaults"
     opts = server.ServeOptions(
         template=template,
         host=host,
         port=args.port,
         env_vars_file=args.env_vars.resolve() if args.env_vars else None,
         env_vars=server.load_env_vars(args.env_vars),
-        parameter_overrides=server.parse_parameter_overrides(args.parameter_overrides),
+        parameter_overrides=overrides,
         parameter_items=list(args.parameter_overrides),
         workers=args.workers,
         engine=args.engine,
-        region=args.region or server.default_region(),
+        region=args.region or str(config.get("region") or "") or server.default_region(),
+        config_file=config_file.resolve() if config_file.is_file() else None,
+        config_env=args.config_env,
+        parameter_source=source,
     )
     try:
         return server.serve(opts)
@@ -247,6 +284,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     path = os.pathsep.join([*(str(i.bin_dir) for i in interpreters), os.environ.get("PATH", "")])
     env = dict(os.environ, PATH=path, SAM_CLI_TELEMETRY="0")
     extra = [a for a in args.sam_args if a != "--"]
+    if args.config_env:
+        extra = ["--config-env", args.config_env, *extra]
     cmd = [sam_executable(), "build"]
     for interp in interpreters:
         print(f"localapi: {interp.runtime} -> {interp.path}", flush=True)

@@ -627,6 +627,9 @@ class ProcessLambdaRuntime:
 
     def prepare(self, function_config: Any) -> WorkerPool:
         """Start (eagerly) the pool for one function, or return the running one."""
+        pool = self._pools.get(function_config.full_path)
+        if pool is not None:  # the common case: no lock on the request path
+            return pool
         with self._lock:
             if self._closed:
                 raise WorkerStartError("runtime is shut down")

@@ -29,7 +29,7 @@ import ipaddress
 import json
 import logging
 import os
-import re
+import shlex
 import shutil
 import signal
 import socket
@@ -109,27 +109,48 @@ def check_host(host: str) -> str:
     return host
 
 
-_PARAM_KEY = re.compile(r"^[A-Za-z0-9:]+$")
-_CFN_STYLE = re.compile(r"^ParameterKey=([^,]+),ParameterValue=(.*)$", re.DOTALL)
+def parse_parameter_overrides(items: Sequence[str] | str) -> dict[str, str]:
+    """Parse parameter overrides with SAM CLI's own parser (``CfnParameterOverridesType``).
+
+    Same syntax as ``sam --parameter-overrides``: ``K=V``, ``ParameterKey=K,ParameterValue=V``,
+    quoting, and ``file://params.yaml`` -- so the process engine and the Docker
+    hand-over (which passes the same items to ``sam``) always see the same values.
+    """
+    import click  # noqa: PLC0415
+    from samcli.cli.types import CfnParameterOverridesType  # noqa: PLC0415
+
+    if not items:
+        return {}
+    try:
+        values = CfnParameterOverridesType().convert(
+            list(items) if not isinstance(items, str) else items, None, None
+        )
+    except click.BadParameter as exc:
+        raise LocalApiError(f"parameter overrides: {exc.message}") from None
+    return {str(key): str(value) for key, value in values.items()}
 
 
-def parse_parameter_overrides(items: Sequence[str]) -> dict[str, str]:
-    """``K=V`` (or SAM's ``ParameterKey=K,ParameterValue=V``) items into a dict."""
-    result: dict[str, str] = {}
-    for item in items:
-        match = _CFN_STYLE.match(item)
-        if match:
-            key, value = match.group(1), match.group(2)
-        elif "=" in item:
-            key, value = item.split("=", 1)
-        else:
-            raise LocalApiError(f"--parameter-overrides item {item!r} is not KEY=VALUE")
-        if not _PARAM_KEY.match(key):
-            raise LocalApiError(
-                f"--parameter-overrides key {key!r} is not a template parameter name"
-            )
-        result[key] = value
-    return result
+def samconfig_parameters(config_file: Path, env: str, *, explicit: bool) -> dict[str, Any]:
+    """``sam local start-api``'s settings from samconfig.toml (its section, plus ``global``).
+
+    Read with SAM's ``SamConfig`` so precedence and file format are SAM's. A missing
+    default file is no config; a missing file the user named is an error.
+    """
+    if not config_file.is_file():
+        if explicit:
+            raise LocalApiError(f"--config-file {config_file} not found")
+        return {}
+    from samcli.lib.config.samconfig import SamConfig  # noqa: PLC0415
+
+    try:
+        found = SamConfig(str(config_file.parent), config_file.name).get_all(
+            ["local", "start-api"], "parameters", env=env
+        )
+    except KeyError:
+        return {}
+    except Exception as exc:
+        raise LocalApiError(f"cannot read {config_file} [{env}]: {exc}") from None
+    return dict(found or {})
 
 
 def load_env_vars(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -220,6 +241,9 @@ class ServeOptions:
     workers: int = 2
     engine: str = "auto"
     region: str = "us-east-1"
+    config_file: Path | None = None
+    config_env: str = "default"
+    parameter_source: str = "template defaults"
 
 
 def docker_command(opts: ServeOptions) -> list[str]:
@@ -239,6 +263,8 @@ def docker_command(opts: ServeOptions) -> list[str]:
         "--warm-containers",
         "EAGER",
     ]
+    if opts.config_file is not None:
+        cmd += ["--config-file", str(opts.config_file), "--config-env", opts.config_env]
     if opts.env_vars_file is not None:
         cmd += ["--env-vars", str(opts.env_vars_file)]
     if opts.parameter_items:
@@ -249,7 +275,7 @@ def docker_command(opts: ServeOptions) -> list[str]:
 def hand_over_to_docker(opts: ServeOptions, reason: str) -> None:
     """Replace this process with the real ``sam local start-api`` (same PID, same signals)."""
     cmd = docker_command(opts)
-    print(f"localapi: engine docker ({reason}): exec {' '.join(cmd[1:4])} ...", flush=True)
+    print(f"localapi: engine docker ({reason}): {shlex.join(['sam', *cmd[1:]])}", flush=True)
     env = dict(os.environ, SAM_CLI_TELEMETRY="0")
     os.execve(cmd[0], cmd, env)  # noqa: S606 -- the pinned sam, argv list, no shell
 
@@ -453,6 +479,12 @@ class ProcessServer:
             f"LocalApigwService, functions in warm "
             f"{'/'.join(sorted({p.name for p in self.interpreters.values()}))} processes",
             f"localapi: template {self.opts.template}",
+            f"localapi: parameters from {self.opts.parameter_source}"
+            + (
+                f" ({', '.join(sorted(self.opts.parameter_overrides))})"
+                if self.opts.parameter_overrides
+                else ""
+            ),
         ]
         for name, report in self.arch_reports.items():
             lines.append(f"localapi: {name}: {self.interpreters[name]}")

@@ -215,7 +215,13 @@ def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSe
     server = LocalServer(
         FIXTURE_TEMPLATE,
         tmp_path_factory.mktemp("fixture") / "server.log",
-        extra_args=["--workers", "2"],
+        # Its own samconfig: parameter overrides and region the way `sam local` reads them.
+        extra_args=[
+            "--workers",
+            "2",
+            "--config-file",
+            str(FIXTURE_TEMPLATE.parent / "samconfig.toml"),
+        ],
     )
     server.start(ready_path="/pid")
     try:

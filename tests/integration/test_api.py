@@ -274,7 +274,8 @@ def test_environment_and_context_reach_the_function(fixture_server: LocalServer)
     env = requests.get(fixture_server.url + "/env", timeout=TIMEOUT).json()
     assert env["version"] == [3, 13]
     assert env["sys_path0"].endswith("tests/fixtures/localapi/fn")
-    assert env["env"]["STAGE"] == "local"
+    assert env["env"]["STAGE"] == "from-samconfig"  # tests/fixtures/localapi/samconfig.toml
+    assert env["env"]["AWS_REGION"] == "eu-west-1"
     assert env["env"]["AWS_ACCESS_KEY_ID"] == "defaultkey"
     assert env["env"]["POWERTOOLS_TRACE_DISABLED"] == "true"
     context = requests.get(fixture_server.url + "/context", timeout=TIMEOUT).json()

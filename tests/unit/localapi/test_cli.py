@@ -17,7 +17,10 @@ import pytest
 
 from localapi.server import docker_available
 
-from .conftest import FIXTURE_TEMPLATE, REPO, pid_alive
+from .conftest import FIXTURE_TEMPLATE, FIXTURES, REPO, pid_alive
+
+# Every serve here names its samconfig: the project's one pulls in a rendered params file.
+CONFIG = ["--config-file", str(FIXTURES / "samconfig.toml")]
 
 
 def run_cli(
@@ -73,7 +76,7 @@ def test_help_describes_the_commands() -> None:
 
 def test_non_loopback_host_is_refused() -> None:
     assert_one_line_error(
-        run_cli("serve", "--template", str(FIXTURE_TEMPLATE), "--host", "0.0.0.0"),  # noqa: S104
+        run_cli("serve", *CONFIG, "--template", str(FIXTURE_TEMPLATE), "--host", "0.0.0.0"),  # noqa: S104
         2,
         "not a loopback address",
     )
@@ -81,7 +84,7 @@ def test_non_loopback_host_is_refused() -> None:
 
 def test_missing_template_hints_at_sam_build(tmp_path: Path) -> None:
     assert_one_line_error(
-        run_cli("serve", "--template", str(tmp_path / "nope" / "template.yaml")),
+        run_cli("serve", *CONFIG, "--template", str(tmp_path / "nope" / "template.yaml")),
         2,
         "run sam build first",
     )
@@ -97,7 +100,7 @@ def test_bad_env_vars_file(tmp_path: Path) -> None:
     bad = tmp_path / "env.json"
     bad.write_text("{")
     assert_one_line_error(
-        run_cli("serve", "--template", str(FIXTURE_TEMPLATE), "--env-vars", str(bad)),
+        run_cli("serve", *CONFIG, "--template", str(FIXTURE_TEMPLATE), "--env-vars", str(bad)),
         2,
         "not valid JSON",
     )
@@ -109,7 +112,14 @@ def test_port_in_use() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = run_cli(
-            "serve", "--template", str(FIXTURE_TEMPLATE), "--engine", "process", "--port", str(port)
+            "serve",
+            *CONFIG,
+            "--template",
+            str(FIXTURE_TEMPLATE),
+            "--engine",
+            "process",
+            "--port",
+            str(port),
         )
     assert_one_line_error(result, 2, f"cannot listen on 127.0.0.1:{port}")
 
@@ -117,7 +127,7 @@ def test_port_in_use() -> None:
 @pytest.mark.skipif(docker_available(), reason="a Docker engine is reachable here")
 def test_engine_docker_without_docker() -> None:
     assert_one_line_error(
-        run_cli("serve", "--template", str(FIXTURE_TEMPLATE), "--engine", "docker"),
+        run_cli("serve", *CONFIG, "--template", str(FIXTURE_TEMPLATE), "--engine", "docker"),
         2,
         "no Docker engine reachable",
     )
@@ -173,7 +183,14 @@ def test_foreign_native_code_is_refused_at_startup(tmp_path: Path) -> None:
     if os.uname().machine in ("aarch64", "arm64"):
         pytest.skip("this host is arm64: the code is native here")
     result = run_cli(
-        "serve", "--template", str(template), "--engine", "process", "--port", str(free_port())
+        "serve",
+        *CONFIG,
+        "--template",
+        str(template),
+        "--engine",
+        "process",
+        "--port",
+        str(free_port()),
     )
     assert_one_line_error(result, 2, "fast/_speedups.cpython-313-aarch64-linux-gnu.so")
     assert "--host-build" in result.stderr
@@ -182,7 +199,14 @@ def test_foreign_native_code_is_refused_at_startup(tmp_path: Path) -> None:
 def test_a_function_that_dies_during_init_fails_startup_with_exit_1(tmp_path: Path) -> None:
     template = write_function(tmp_path, "import os\nos._exit(7)\n")
     result = run_cli(
-        "serve", "--template", str(template), "--engine", "process", "--port", str(free_port())
+        "serve",
+        *CONFIG,
+        "--template",
+        str(template),
+        "--engine",
+        "process",
+        "--port",
+        str(free_port()),
     )
     assert_one_line_error(result, 1, "exited with code 7 during init")
 
@@ -200,6 +224,7 @@ def test_serve_stops_cleanly_on_signals_and_leaves_no_worker(
                 "-m",
                 "localapi",
                 "serve",
+                *CONFIG,
                 "--template",
                 str(FIXTURE_TEMPLATE),
                 "--engine",
@@ -253,6 +278,7 @@ def test_banner_reports_engine_architecture_and_routes(tmp_path: Path) -> None:
             "-m",
             "localapi",
             "serve",
+            *CONFIG,
             "--template",
             str(FIXTURE_TEMPLATE),
             "--port",
@@ -288,5 +314,7 @@ def test_banner_reports_engine_architecture_and_routes(tmp_path: Path) -> None:
     assert "FixtureFunction: arm64 function" in text
     assert re.search(r"mounting FixtureFunction at http://127\.0\.0\.1:\d+/\{proxy\+\}", text)
     assert "BrokenFunction: WARNING handler init failed: Runtime.ImportModuleError" in text
+    assert "parameters from --parameter-overrides (Stage)" in text
     assert env["GREETING"] == "file"
-    assert env["STAGE"] == "cli"
+    assert env["STAGE"] == "cli"  # the command line replaces samconfig's parameter_overrides
+    assert env["AWS_REGION"] == "eu-west-1"  # but samconfig's region still applies

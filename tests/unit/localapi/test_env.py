@@ -15,6 +15,7 @@ from localapi.server import (
     check_host,
     load_env_vars,
     parse_parameter_overrides,
+    samconfig_parameters,
 )
 
 from .conftest import FIXTURE_CODE, FIXTURE_TEMPLATE
@@ -114,16 +115,40 @@ def test_user_can_turn_tracing_back_on_explicitly() -> None:
     assert env["POWERTOOLS_TRACE_DISABLED"] == "false"
 
 
-def test_parameter_override_syntax() -> None:
-    assert parse_parameter_overrides(["A=1", "B=x=y", "ParameterKey=C,ParameterValue=a b"]) == {
-        "A": "1",
-        "B": "x=y",
-        "C": "a b",
-    }
-    with pytest.raises(LocalApiError, match="not KEY=VALUE"):
+def test_parameter_overrides_use_sams_own_parser(tmp_path: Path) -> None:
+    """Same syntax (and same quirks) as `sam --parameter-overrides`, file:// included."""
+    params = tmp_path / "params.yaml"
+    params.write_text("Stage: from-file\nOther: 1\n")
+    assert parse_parameter_overrides(
+        ["A=1", "B=x=y", 'ParameterKey=C,ParameterValue="a b"', f"file://{params}"]
+    ) == {"A": "1", "B": "x=y", "C": "a b", "Stage": "from-file", "Other": "1"}
+    with pytest.raises(LocalApiError, match="not a valid format"):
         parse_parameter_overrides(["novalue"])
-    with pytest.raises(LocalApiError, match="not a template parameter name"):
-        parse_parameter_overrides(["bad key=1"])
+    with pytest.raises(LocalApiError, match="was not found"):
+        parse_parameter_overrides([f"file://{tmp_path / 'missing.yaml'}"])
+
+
+def test_samconfig_parameters_like_sam_local_start_api(tmp_path: Path) -> None:
+    config = tmp_path / "samconfig.toml"
+    config.write_text(
+        "version = 0.1\n"
+        "[default.global.parameters]\n"
+        'region = "eu-north-1"\n'
+        'parameter_overrides = ["Stage=from-global"]\n'
+        "[default.local_start_api.parameters]\n"
+        'warm_containers = "EAGER"\n'
+        "[prod.global.parameters]\n"
+        'parameter_overrides = ["Stage=prod"]\n'
+    )
+    found = samconfig_parameters(config, "default", explicit=True)
+    assert found["region"] == "eu-north-1"
+    assert parse_parameter_overrides(found["parameter_overrides"]) == {"Stage": "from-global"}
+    assert samconfig_parameters(config, "prod", explicit=True)["parameter_overrides"] == [
+        "Stage=prod"
+    ]
+    assert samconfig_parameters(tmp_path / "none.toml", "default", explicit=False) == {}
+    with pytest.raises(LocalApiError, match="not found"):
+        samconfig_parameters(tmp_path / "none.toml", "default", explicit=True)
 
 
 def test_env_vars_file_errors_are_one_line(tmp_path: Path) -> None:
