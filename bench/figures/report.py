@@ -1,0 +1,391 @@
+"""Markdown table and PNG charts from one run's results."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.figures.cold_start import ColdStartResult
+from bench.figures.common import Summary, fmt_ratio
+from bench.figures.local_api import LocalApiResult
+from bench.figures.package import LAMBDA_UNZIPPED_LIMIT_MB, LAMBDA_ZIP_LIMIT_MB, PackageResult
+from bench.figures.per_request import (
+    HEADROOM_FRACTION,
+    RUNTIME_ALLOWANCE_MB,
+    PerRequestResult,
+    lambda_memory_size,
+)
+from bench.figures.png import Bar, Group, bar_chart
+from bench.figures.policy import PolicyResult
+
+COLD_GOAL = 0.35
+REQUEST_GOAL = 1.0
+LOCAL_API_GOAL_SPEEDUP = 20.0
+CHECK_GOAL = 0.5
+
+
+def _met(value: float, goal: float, *, at_least: bool = False) -> str:
+    if math.isnan(value):
+        return "n/a"
+    ok = value >= goal if at_least else value <= goal
+    return "met" if ok else "**not met**"
+
+
+def _tr(tracing: bool) -> str:
+    return "tracing on" if tracing else "tracing off"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+class Report:
+    """Collects the results that ran and renders them."""
+
+    def __init__(self, info: dict[str, Any], mode: str) -> None:
+        self.info = info
+        self.mode = mode
+        self.cold: ColdStartResult | None = None
+        self.requests: PerRequestResult | None = None
+        self.package: PackageResult | None = None
+        self.local_api: LocalApiResult | None = None
+        self.policy: PolicyResult | None = None
+
+    # ----------------------------------------------------------------- markdown
+
+    def markdown(self) -> str:
+        i = self.info
+        lines = [
+            "# Benchmark results",
+            "",
+            f"{i['date']} · {self.mode} · commit `{i.get('commit', '?')}` · "
+            f"{i['nproc']} cores, {i['cpu']} · dev Python {i['dev_python']}, function runtime "
+            f"Python {i['python313']} · load average {i['loadavg_at_start']} at start, "
+            f"{i.get('loadavg_at_end', '?')} at end",
+            "",
+            f"Build measured: `.aws-sam/build/ApiFunction` ({i.get('build_state', '?')}). "
+            f"Took {i.get('elapsed_s', '?')} s ({i.get('section_s', '')}).",
+            "",
+            "Every figure is `median (min-max)` over repeated runs in this one run; "
+            "**ratio = ours / baseline** (medians). Goals are reported, never asserted.",
+            "",
+            "| # | figure | ours | baseline | ratio | goal | |",
+            "|---|---|---|---|---|---|---|",
+            *self._summary_rows(),
+            "",
+        ]
+        for section in (
+            self._cold_section,
+            self._request_section,
+            self._memory_section,
+            self._package_section,
+            self._local_api_section,
+            self._policy_section,
+        ):
+            lines += section()
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _summary_rows(self) -> list[str]:
+        rows: list[str] = []
+        if self.cold:
+            c = self.cold
+            for variant in ("shipped", "cached"):
+                for tracing in (False, True):
+                    r = c.ratio(variant, tracing)
+                    goal = f"<= {COLD_GOAL}x" if variant == "shipped" else "-"
+                    met = _met(r, COLD_GOAL) if variant == "shipped" else ""
+                    rows.append(
+                        f"| 1 | import cost, {variant} bytecode, {_tr(tracing)} (ms) | "
+                        f"{c.summary(variant, tracing, 'ours').fmt(0)} | "
+                        f"{c.summary(variant, tracing, 'baseline').fmt(0)} | {fmt_ratio(r)} | "
+                        f"{goal} | {met} |"
+                    )
+        if self.requests:
+            p = self.requests
+            for tracing in (False, True):
+                r = p.headline_ratio(tracing)
+                rows.append(
+                    f"| 2 | warm request, {_tr(tracing)}, geomean over like-for-like events | "
+                    f"see §2 | see §2 | {fmt_ratio(r)} | <= {REQUEST_GOAL}x | "
+                    f"{_met(r, REQUEST_GOAL)} |"
+                )
+            for tracing in (False, True):
+                ours = p.memory_mb(tracing, "ours", "after_requests")
+                base = p.memory_mb(tracing, "baseline", "after_requests")
+                rows.append(
+                    f"| 3 | peak RSS after {p.memory_requests} requests, {_tr(tracing)} (MB) | "
+                    f"{ours.fmt()} | {base.fmt()} | {fmt_ratio(ours.median / base.median)} | "
+                    f"fits {lambda_memory_size(ours.max)} MB / "
+                    f"{lambda_memory_size(base.max)} MB | |"
+                )
+        if self.package:
+            k = self.package
+            rows.append(
+                f"| 4 | package, zipped | {_mb(k.ours.zipped_bytes)} | "
+                f"{_mb(k.baseline.zipped_bytes)} | {fmt_ratio(k.ratio)} | - | |"
+            )
+        if self.local_api:
+            a = self.local_api
+            ours50, base50 = Summary.of(a.localapi.p50_ms), Summary.of(a.spawn.p50_ms)
+            r = ours50.median / base50.median if base50.median else math.nan
+            rows.append(
+                f"| 5 | local API warm p50 (ms) | {ours50.fmt(2)} | {base50.fmt(0)} | "
+                f"{fmt_ratio(r)} ({a.p50_speedup:.0f}x faster) | >= {LOCAL_API_GOAL_SPEEDUP:.0f}x "
+                f"faster | {_met(a.p50_speedup, LOCAL_API_GOAL_SPEEDUP, at_least=True)} |"
+            )
+            ours99, base99 = Summary.of(a.localapi.p99_ms), Summary.of(a.spawn.p99_ms)
+            rows.append(
+                f"| 5 | local API warm p99 (ms) | {ours99.fmt(2)} | {base99.fmt(0)} | "
+                f"{fmt_ratio(ours99.median / base99.median)} | - | |"
+            )
+            ours_rps, base_rps = Summary.of(a.localapi.rps), Summary.of(a.spawn.rps)
+            rows.append(
+                f"| 5 | local API requests/s, 2 clients | {ours_rps.fmt(0)} | "
+                f"{base_rps.fmt(1)} | {fmt_ratio(ours_rps.median / base_rps.median)} | - | |"
+            )
+        if self.policy:
+            q = self.policy
+            rows.append(
+                f"| 6 | `check-template` vs `cfn-lint`, whole process (s) | "
+                f"{Summary.of(q.check_template_s).fmt(2)} | {Summary.of(q.cfn_lint_s).fmt(2)} | "
+                f"{fmt_ratio(q.check_ratio)} | <= {CHECK_GOAL}x | {_met(q.check_ratio, CHECK_GOAL)} |"
+            )
+            rows.append(
+                f"| 6 | `validate` policies/s: in process vs a process per policy | "
+                f"{Summary.of(q.validate_per_s).fmt(0)} | {q.cli_per_s().fmt(2)} | "
+                f"{fmt_ratio(q.validate_ratio)} | - | |"
+            )
+        return rows
+
+    def _cold_section(self) -> list[str]:
+        if not self.cold:
+            return []
+        c = self.cold
+        data = c.as_json()
+        lines = [
+            "## 1. Cold-start import (fresh python3.13 process, minus bare start)",
+            "",
+            f"{c.rounds} rounds; bare `python3.13 -c pass`: shipped "
+            f"{Summary.of(c.bare_ms.get('shipped', [])).fmt(1)} ms, cached "
+            f"{Summary.of(c.bare_ms.get('cached', [])).fmt(1)} ms. In-process `import app` "
+            "(perf_counter around the import) as a cross-check:",
+            "",
+            "| bytecode | tracing | ours in-process (ms) | baseline in-process (ms) |",
+            "|---|---|---|---|",
+        ]
+        for row in data["rows"]:
+            lines.append(
+                f"| {row['variant']} | {'on' if row['tracing'] else 'off'} | "
+                f"{Summary(**row['ours_inproc_ms']).fmt(0)} | "
+                f"{Summary(**row['baseline_inproc_ms']).fmt(0)} |"
+            )
+        lines += [
+            "",
+            "What dominates (`-X importtime`, shipped bytecode, one run each; times include "
+            "compiling from source):",
+            "",
+        ]
+        for item in data["importtime"]:
+            lines.append(
+                f"**{item['handler']}, {_tr(item['tracing'])}**: `import app` "
+                f"{item['total_ms']:.0f} ms, {item['modules_imported']} modules. "
+                "Self time by top-level package: "
+                + ", ".join(
+                    f"{p['package']} {p['self_ms']:.0f}" for p in item["self_by_package"][:6]
+                )
+                + " ms."
+            )
+            lines += [
+                "",
+                "| module (top 10 by cumulative) | cumulative ms | self ms |",
+                "|---|---|---|",
+            ]
+            lines += [
+                f"| `{m['module']}` | {m['cumulative_ms']:.0f} | {m['self_ms']:.1f} |"
+                for m in item["top_cumulative"]
+            ]
+            lines.append("")
+        return lines
+
+    def _request_section(self) -> list[str]:
+        if not self.requests:
+            return []
+        p = self.requests
+        lines = [
+            "## 2. Warm per-request cost in process (µs per `lambda_handler` call)",
+            "",
+            f"{p.processes} processes per handler and configuration, {p.iterations} timed calls "
+            "per event each; figure = median (min-max) over processes of the per-process median. "
+            "`=` marks events both handlers answer alike (used for the headline geomean); the "
+            "others do different work (the answer is shown).",
+            "",
+            "| tracing | event | ours µs | answer | baseline µs | answer | ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for tracing in (False, True):
+            for event in p.events():
+                alike = " =" if p.alike(tracing, event) else ""
+                lines.append(
+                    f"| {'on' if tracing else 'off'} | {event}{alike} | "
+                    f"{p.summary_us(tracing, 'ours', event).fmt(0)} | "
+                    f"{p.outcome(tracing, 'ours', event)} | "
+                    f"{p.summary_us(tracing, 'baseline', event).fmt(0)} | "
+                    f"{p.outcome(tracing, 'baseline', event)} | "
+                    f"{fmt_ratio(p.event_ratio(tracing, event))} |"
+                )
+            lines.append(
+                f"| {'on' if tracing else 'off'} | **geomean like-for-like** | | | | | "
+                f"**{fmt_ratio(p.headline_ratio(tracing))}** |"
+            )
+            lines.append(
+                f"| {'on' if tracing else 'off'} | geomean all events | | | | | "
+                f"{fmt_ratio(p.all_events_ratio(tracing))} |"
+            )
+        lines.append("")
+        return lines
+
+    def _memory_section(self) -> list[str]:
+        if not self.requests:
+            return []
+        p = self.requests
+        bare = Summary.of(kb / 1024 for kb in p.bare_hwm_kb)
+        lines = [
+            "## 3. Peak memory (VmHWM, MB = MiB)",
+            "",
+            f"Bare python3.13: {bare.fmt()} MB. Sizing rule: MemorySize >= (peak RSS + "
+            f"{RUNTIME_ALLOWANCE_MB} MB for Lambda's runtime client in the same process) / "
+            f"{1 - HEADROOM_FRACTION:.2f}, i.e. {HEADROOM_FRACTION:.0%} left free; Lambda's "
+            "minimum is 128 MB. The worst (max) run is used.",
+            "",
+            "| tracing | handler | after import | after requests | smallest MemorySize |",
+            "|---|---|---|---|---|",
+        ]
+        for tracing in (False, True):
+            for handler in ("ours", "baseline"):
+                peak = p.memory_mb(tracing, handler, "after_requests")
+                lines.append(
+                    f"| {'on' if tracing else 'off'} | {handler} | "
+                    f"{p.memory_mb(tracing, handler, 'after_import').fmt()} | {peak.fmt()} | "
+                    f"{lambda_memory_size(peak.max)} MB |"
+                )
+        lines.append("")
+        return lines
+
+    def _package_section(self) -> list[str]:
+        if not self.package:
+            return []
+        k = self.package
+        total = k.ours.zipped_bytes
+        lines = [
+            "## 4. Package size",
+            "",
+            f"Ours: {_mb(total)} zipped, {_mb(k.ours.unzipped_bytes)} unzipped, "
+            f"{k.ours.files} files (limits: {LAMBDA_ZIP_LIMIT_MB} MB zipped for direct upload, "
+            f"{LAMBDA_UNZIPPED_LIMIT_MB} MB unzipped). Baseline (same dependencies, "
+            f"hello-pt app.py): {_mb(k.baseline.zipped_bytes)}. Without `botocore` "
+            f"(which the python3.13 runtime already provides): {_mb(k.without('botocore'))}.",
+            "",
+            "| top-level entry | zipped | share |",
+            "|---|---|---|",
+        ]
+        entries = list(k.ours.by_entry.items())
+        for name, size in entries[:10]:
+            lines.append(f"| `{name}` | {_mb(size)} | {size / total:.1%} |")
+        rest = sum(size for _, size in entries[10:])
+        if rest:
+            lines.append(f"| {len(entries) - 10} others | {_mb(rest)} | {rest / total:.1%} |")
+        lines.append("")
+        return lines
+
+    def _local_api_section(self) -> list[str]:
+        if not self.local_api:
+            return []
+        a = self.local_api
+        lines = ["## 5. Local API on loopback", ""]
+        for fig, load in ((a.localapi, a.localapi_load), (a.spawn, a.spawn_load)):
+            lines.append(
+                f"- **{fig.name}**: ready in {fig.start_s:.1f} s; {load.batches} batch(es) of "
+                f"{load.latency_requests} sequential requests (p50/p99 per batch) and "
+                f"{load.throughput_requests} requests from 2 threads; {fig.requests} measured "
+                f"requests, {fig.errors} non-200."
+            )
+        lines += [
+            "",
+            "| runner | p50 ms | p99 ms | requests/s |",
+            "|---|---|---|---|",
+            f"| localapi (warm workers) | {Summary.of(a.localapi.p50_ms).fmt(2)} | "
+            f"{Summary.of(a.localapi.p99_ms).fmt(2)} | {Summary.of(a.localapi.rps).fmt(0)} |",
+            f"| interpreter per request | {Summary.of(a.spawn.p50_ms).fmt(0)} | "
+            f"{Summary.of(a.spawn.p99_ms).fmt(0)} | {Summary.of(a.spawn.rps).fmt(1)} |",
+            "",
+        ]
+        return lines
+
+    def _policy_section(self) -> list[str]:
+        if not self.policy:
+            return []
+        q = self.policy
+        return [
+            "## 6. policy_gen",
+            "",
+            f"`check-template` exit {q.exit_codes.get('check-template')}, `cfn-lint` exit "
+            f"{q.exit_codes.get('cfn-lint')}. `validate` of the rendered policy: "
+            f"{'valid' if q.policy_valid else 'INVALID'}, {q.simulations_per_policy} simulated "
+            f"KMS requests per policy, so {Summary.of(q.validate_per_s).median * q.simulations_per_policy:,.0f} "
+            "simulations/s in process.",
+            "",
+        ]
+
+    # ----------------------------------------------------------------- charts
+
+    def charts(self, results_dir: Path) -> list[Path]:
+        written: list[Path] = []
+        if self.cold:
+            groups = []
+            for variant in ("shipped", "cached"):
+                for tracing in (False, True):
+                    bars = []
+                    for handler, series in (("ours", "ours"), ("baseline", "hello-pt baseline")):
+                        s = self.cold.summary(variant, tracing, handler)
+                        bars.append(Bar(series, s.median, s.min, s.max, f"{s.median:.0f} MS"))
+                    groups.append(
+                        Group(
+                            f"{variant.upper()} {_tr(tracing).upper()}",
+                            tuple(bars),
+                            f"RATIO {fmt_ratio(self.cold.ratio(variant, tracing))}",
+                        )
+                    )
+            path = results_dir / "cold_start.png"
+            bar_chart(
+                path,
+                "COLD START: IMPORT COST OF THE HANDLER",
+                f"PYTHON3.13, FRESH PROCESS MINUS BARE START; MEDIAN, MIN-MAX; {self.cold.rounds} ROUNDS",
+                groups,
+                "MS",
+            )
+            written.append(path)
+        if self.local_api:
+            a = self.local_api
+            groups = []
+            for label, attr in (("P50", "p50_ms"), ("P99", "p99_ms")):
+                bars = []
+                for fig, series in (
+                    (a.localapi, "localapi warm"),
+                    (a.spawn, "interpreter per request"),
+                ):
+                    s = Summary.of(getattr(fig, attr))
+                    bars.append(Bar(series, s.median, s.min, s.max, f"{s.median:.1f} MS"))
+                r = bars[0].median / bars[1].median if bars[1].median else math.nan
+                groups.append(Group(f"LOCAL API {label}", tuple(bars), f"RATIO {fmt_ratio(r)}"))
+            path = results_dir / "latency.png"
+            bar_chart(
+                path,
+                "LOCAL API LATENCY ON LOOPBACK",
+                "SAME FUNCTION; WARM WORKERS VS A FRESH INTERPRETER PER REQUEST",
+                groups,
+                "MS",
+                log=True,
+            )
+            written.append(path)
+        return written
