@@ -4,6 +4,8 @@ The handler is a Lambda "top-level module" (``app.lambda_handler`` with ``src/ha
 the code root), so it is imported the same way here: ``src/handler`` goes on ``sys.path``.
 Module-level configuration is read at import, so the environment is set *before* the import;
 tests that need another configuration load an isolated copy with :func:`load_app_copy`.
+Nothing here outlives this test package: environment, ``sys.path`` and ``sys.modules`` are
+restored, so other suites in the same session are unaffected.
 """
 
 from __future__ import annotations
@@ -92,17 +94,34 @@ def _apply_env(mp: pytest.MonkeyPatch, overrides: Mapping[str, str | None]) -> N
             mp.setenv(name, value)
 
 
-@pytest.fixture(scope="session")
+_HANDLER_MODULES = ("app", "api_errors", "api_schema")
+
+
+@pytest.fixture(scope="package")
 def app_module() -> Iterator[ModuleType]:
-    """The handler module, imported as Lambda imports it (top-level ``app``)."""
-    with pytest.MonkeyPatch.context() as mp:
-        _apply_env(mp, {})
-        mp.syspath_prepend(str(HANDLER_DIR))
-        existing = sys.modules.get("app")
+    """The handler module, imported as Lambda imports it (top-level ``app``).
+
+    Package-scoped and fully undone afterwards (``sys.path``, ``sys.modules``, environment),
+    so the rest of the test session never sees this module or these variables.
+    """
+    for name in _HANDLER_MODULES:
+        existing = sys.modules.get(name)
         if existing is not None and Path(existing.__file__ or "").parent != HANDLER_DIR:
-            pytest.fail(f"another module named 'app' is already imported: {existing!r}")
-        module = importlib.import_module("app")
+            pytest.fail(f"another module named {name!r} is already imported: {existing!r}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(HANDLER_DIR))
+        with pytest.MonkeyPatch.context() as env:
+            _apply_env(env, {})  # read at import; restored right after it
+            module = importlib.import_module("app")
         yield module
+        for name in _HANDLER_MODULES:
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same environment at run time as at import (Powertools reads some variables late)."""
+    _apply_env(monkeypatch, {})
 
 
 @pytest.fixture
