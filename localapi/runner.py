@@ -181,6 +181,7 @@ class Worker:
             raise
         os.close(req_r)
         os.close(resp_w)
+        os.set_blocking(req_w, False)  # written with a deadline (_write_frame)
         self._req_w = req_w
         self._resp_r = resp_r
         self._selector = selectors.DefaultSelector()
@@ -218,6 +219,21 @@ class Worker:
                 raise protocol.ProtocolError("pipe closed")
             buf += chunk
         return bytes(buf)
+
+    def _write_frame(self, frame: bytes, deadline: float) -> None:
+        """Write within the deadline too: a big event into a worker that stopped reading
+        must time out like any other invocation, not block the request thread forever."""
+        view = memoryview(frame)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._req_w, selectors.EVENT_WRITE)
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    raise _Timeout
+                try:
+                    view = view[os.write(self._req_w, view) :]
+                except BlockingIOError:
+                    continue
 
     def _read_frame(self, deadline: float) -> dict[str, Any]:
         (size,) = protocol.HEADER.unpack(self._read_exact(protocol.HEADER.size, deadline))
@@ -271,7 +287,7 @@ class Worker:
             return (time.monotonic() - started) * 1000
 
         try:
-            protocol.write_all(self._req_w, frame)
+            self._write_frame(frame, deadline)
             reply = self._read_frame(deadline)
         except _Timeout:
             self.kill()

@@ -216,3 +216,30 @@ def test_runtime_writes_the_result_to_stdout_and_nothing_on_a_crash(interpreter:
         runtime.close()
     for pid in pids:
         assert not pid_alive(pid)
+
+
+def test_large_events_pass_through_the_pipe(pool_factory: PoolFactory) -> None:
+    pool = pool_factory(size=1)
+    event = json.loads(api_event("/echo"))
+    event["body"] = "x" * (5 * 1024 * 1024)  # far beyond a pipe buffer
+    outcome = pool.invoke(json.dumps(event))
+    assert outcome.status == "ok"
+    assert len(body(outcome)["body"]) == 5 * 1024 * 1024
+
+
+def test_a_worker_that_stops_reading_cannot_block_the_request(pool_factory: PoolFactory) -> None:
+    """SIGSTOP the worker, then send more than a pipe buffer holds: the write is bounded too."""
+    import os
+    import signal
+
+    pool = pool_factory(size=1, timeout_s=1.0)
+    (victim,) = pool.pids()
+    os.kill(victim, signal.SIGSTOP)
+    event = json.loads(api_event("/echo"))
+    event["body"] = "x" * (1024 * 1024)
+    started = time.monotonic()
+    outcome = pool.invoke(json.dumps(event))
+    assert outcome.status == "timeout"
+    assert time.monotonic() - started < 3
+    assert not pid_alive(victim)
+    assert pool.invoke(api_event("/pid")).status == "ok"
