@@ -4,8 +4,10 @@ One real run (module-scoped; about half a minute): moto's server on a free
 localhost port, policy_gen's render for moto's account, ``sam package`` and
 ``sam deploy`` of the SAM-translated template, then every check. The run uses
 ``--keep``, so the tests can also prove the checks are not vacuous: they
-change the live resources on the emulator and watch the checks fail. The
-emulator is stopped by its PID when the module is done.
+change the live resources on the emulator and watch the checks fail; and
+the ``AWS_SAM_STACK_NAME`` path, aimed at the same emulator, must read every
+property live (no template fallback), so moto's gaps show up there as FAILs.
+The emulator is stopped by its PID when the module is done.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Run:
         self.completed = completed
         self.report = report
         self.checks = {check["id"]: check for check in report["checks"]}
+        self.real_stack_mode: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
 
     @property
     def output(self) -> str:
@@ -81,6 +84,39 @@ def _stop(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _real_stack_mode(
+    endpoint_url: str, work: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """The rehearsal with AWS_SAM_STACK_NAME set, its default session sent to the
+    emulator by AWS_ENDPOINT_URL alone (no user profile can leak in)."""
+    report_path = work / "live.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_SAM_STACK_NAME": STACK,
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(work / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(work / "none"),
+            "SAM_CLI_TELEMETRY": "0",
+        }
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "localapi.rehearsal", "--report", str(report_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    if not report_path.exists():
+        pytest.fail(f"no report written:\n{completed.stdout}\n{completed.stderr}")
+    return completed, json.loads(report_path.read_text())
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     report_path = tmp_path_factory.mktemp("rehearsal") / "report.json"
@@ -101,6 +137,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         pytest.fail(f"no report written:\n{completed.stdout}\n{completed.stderr}")
     result = Run(completed, json.loads(report_path.read_text()))
     try:
+        if result.report.get("endpoint_url"):
+            result.real_stack_mode = _real_stack_mode(
+                result.report["endpoint_url"], report_path.parent
+            )
         yield result
     finally:
         emulator = result.report.get("emulator") or {}
@@ -242,3 +282,24 @@ def test_a_live_policy_for_the_wrong_log_groups_fails_validation(
 def test_untouched_resources_still_pass(drifted: dict[str, rehearsal.CheckResult]) -> None:
     assert drifted["logs.access.retention"].status == "PASS"
     assert drifted["lambda.runtime"].status == "PASS"
+
+
+# --- the AWS_SAM_STACK_NAME path never falls back to the template ------------------------------
+
+
+def test_real_stack_mode_reads_only_live_resources(run: Run) -> None:
+    """``AWS_SAM_STACK_NAME`` with boto3's default session, aimed at the kept
+    emulator through the standard ``AWS_ENDPOINT_URL`` variable (before any
+    drift test touched it): every check must read live resources (``aws``), so
+    the properties moto does not keep FAIL instead of being checked on a template."""
+    completed, report = run.real_stack_mode
+    assert report["mode"] == "aws"
+    assert report["endpoint_url"] is None
+    checks = {check["id"]: check for check in report["checks"]}
+    assert {check["where"] for check in checks.values()} == {"aws"}
+    assert all(check["emulator_gap"] is None for check in checks.values())
+    for check_id, where in EXPECTED_WHERE.items():
+        expected = "PASS" if where == "emulator" else "FAIL"
+        assert checks[check_id]["status"] == expected, (check_id, checks[check_id]["detail"])
+    assert completed.returncode == 1
+    assert "RESULT: FAIL" in completed.stdout
