@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="AWS_REGION the function sees (default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
     )
 
+    # Listed for --help only; main() hands `rehearse ...` to localapi.rehearsal untouched.
+    sub.add_parser(
+        "rehearse",
+        help="deploy rehearsal on the embedded AWS emulator (localapi.rehearsal; see `rehearse --help`)",
+        add_help=False,
+    )
+
     build = sub.add_parser(
         "build",
         help="run `sam build` with the function runtimes' interpreters on PATH",
@@ -329,6 +336,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn expected errors into one line + exit 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["rehearse"]:  # its own CLI, owned by localapi.rehearsal
+        from localapi import rehearsal  # noqa: PLC0415 -- boto3/moto imports only when asked
+
+        return rehearsal.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":

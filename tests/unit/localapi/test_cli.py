@@ -318,3 +318,10 @@ def test_banner_reports_engine_architecture_and_routes(tmp_path: Path) -> None:
     assert env["GREETING"] == "file"
     assert env["STAGE"] == "cli"  # the command line replaces samconfig's parameter_overrides
     assert env["AWS_REGION"] == "eu-west-1"  # but samconfig's region still applies
+
+
+def test_rehearse_is_handed_to_localapi_rehearsal() -> None:
+    """`make rehearse` runs `python -m localapi rehearse`; its options belong to rehearsal.py."""
+    result = run_cli("rehearse", "--help")
+    assert result.returncode == 0
+    assert "localapi.rehearsal" in result.stdout
