@@ -93,6 +93,7 @@ LOG_GROUPS = {"function": "FunctionLogGroup", "access": "AccessLogGroup"}
 EXPECTED_RUNTIME = "python3.13"
 EXPECTED_ARCHITECTURES = ["arm64"]
 EXPECTED_LOG_FORMAT = "JSON"
+EXPECTED_KEY_SPEC = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}
 EXPECTED_ENDPOINT_TYPES = ["REGIONAL"]
 REQUIRED_OUTPUTS = (
     "ApiUrl",
@@ -116,6 +117,10 @@ EMULATOR_GAPS: dict[str, str] = {
     "kms-key-tags": (
         "AWS::KMS::Key: moto's handler passes CloudFormation's Key/Value tags to the KMS "
         "tagger, which expects TagKey/TagValue: CreateStack fails with KeyError 'TagKey'"
+    ),
+    "kms-key-spec": (
+        "AWS::KMS::Key: moto's handler ignores KeySpec and KeyUsage and always creates a "
+        "SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT key, so DescribeKey proves nothing about them"
     ),
     "logs-kms-key": (
         "AWS::Logs::LogGroup: moto's handler reads 'kmsKeyId' but CloudFormation passes "
@@ -719,24 +724,43 @@ def check_key_rotation(target: Target) -> Outcome:
 
 
 def check_key_state(target: Target) -> Outcome:
+    """Logs needs the key enabled and in the log groups' region."""
     meta = target.key_metadata()
     arn = str(meta.get("Arn", ""))
     parts = arn.split(":")
-    observed = {
-        "KeyState": meta.get("KeyState"),
-        "KeySpec": meta.get("KeySpec"),
-        "KeyUsage": meta.get("KeyUsage"),
-        "region": parts[3] if len(parts) > 3 else None,
-    }
-    expected = {
-        "KeyState": "Enabled",
-        "KeySpec": "SYMMETRIC_DEFAULT",
-        "KeyUsage": "ENCRYPT_DECRYPT",
-        "region": target.region,
-    }
-    wrong = [f"{k}={observed[k]} (expected {v})" for k, v in expected.items() if observed[k] != v]
-    detail = "; ".join(wrong) or "Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, stack's region"
+    key_region = parts[3] if len(parts) > 3 else None
+    wrong = []
+    if meta.get("KeyState") != "Enabled":
+        wrong.append(f"KeyState={meta.get('KeyState')} (expected Enabled)")
+    if key_region != target.region:
+        wrong.append(f"region {key_region} (the stack's is {target.region})")
+    detail = "; ".join(wrong) or "Enabled, in the stack's region"
     return Outcome(not wrong, target.live, f"DescribeKey {arn}: {detail}")
+
+
+def check_key_spec(target: Target) -> Outcome:
+    """Logs can only use a symmetric encryption key."""
+    meta = target.key_metadata()  # the key must exist on the emulator too
+    live = {"KeySpec": meta.get("KeySpec"), "KeyUsage": meta.get("KeyUsage")}
+    if target.uses_template_for("kms-key-spec"):
+        properties = target.template_properties(KEY_ID)
+        # CloudFormation's defaults when the properties are omitted.
+        declared = {
+            "KeySpec": properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            "KeyUsage": properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        }
+        return Outcome(
+            declared == EXPECTED_KEY_SPEC,
+            TEMPLATE,
+            f"{KEY_ID}: {declared} (expected {EXPECTED_KEY_SPEC}); the emulator's DescribeKey "
+            f"says {live} whatever the template says",
+            gap="kms-key-spec",
+        )
+    return Outcome(
+        live == EXPECTED_KEY_SPEC,
+        target.live,
+        f"DescribeKey: {live} (expected {EXPECTED_KEY_SPEC})",
+    )
 
 
 def check_policy_matches_render(target: Target) -> Outcome:
@@ -1043,7 +1067,8 @@ CHECKS: tuple[Check, ...] = (
         check_rendered_for_target,
     ),
     Check("kms.rotation", "key rotation enabled", check_key_rotation),
-    Check("kms.key_state", "key enabled, symmetric, in region", check_key_state),
+    Check("kms.key_state", "key enabled, in the stack's region", check_key_state),
+    Check("kms.key_spec", "key is symmetric ENCRYPT_DECRYPT", check_key_spec),
     Check(
         "kms.policy_matches_render",
         "key policy is exactly the rendered one",
