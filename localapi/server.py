@@ -472,6 +472,12 @@ class ProcessServer:
         )
         self.service.create()
 
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:3000`` (IPv6 literals in brackets)."""
+        host = f"[{self.opts.host}]" if ":" in self.opts.host else self.opts.host
+        return f"http://{host}:{self.opts.port}"
+
     def banner(self) -> list[str]:
         """What the user sees before the URL: engine, runtime, architecture, pools, routes."""
         lines = [
@@ -501,7 +507,7 @@ class ProcessServer:
                     f"{pool.init_error.get('errorType')}: {pool.init_error.get('errorMessage')} "
                     "(requests get 502)"
                 )
-        base = f"http://{self.opts.host}:{self.opts.port}"
+        base = self.base_url
         for route in self.routes:
             lines.append(
                 f"localapi: mounting {route.function_name} at {base}{route.path} [{', '.join(route.methods)}]"
@@ -516,8 +522,7 @@ class ProcessServer:
         for line in self.banner():
             print(line, file=self.out)
         self.out.flush()
-        url = f"http://{self.opts.host}:{self.opts.port}"
-        threading.Thread(target=self._announce_ready, args=(url,), daemon=True).start()
+        threading.Thread(target=self._announce_ready, args=(self.base_url,), daemon=True).start()
         with contextlib.suppress(KeyboardInterrupt, ProcessSigTermException):
             self.service.run()
 
