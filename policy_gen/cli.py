@@ -435,6 +435,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from policy_gen.audit import run_cli
+
+    return run_cli(args)
+
+
 # --- parser -------------------------------------------------------------------------
 
 
@@ -597,6 +603,44 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     _add_format(check)
     check.set_defaults(handler=cmd_check_template)
+
+    audit = commands.add_parser(
+        "audit",
+        help="find log groups whose KMS key would block CloudWatch Logs (read-only)",
+        description=(
+            "List every log group with a KMS key, look up each distinct key once "
+            "(DescribeKey, GetKeyPolicy) and simulate whether the region's CloudWatch Logs "
+            "principal may use it. Makes only Describe/Get/List calls. Exit 0 nothing broken "
+            "(warnings allowed), 1 something broken, 2 bad input."
+        ),
+    )
+    audit.add_argument(
+        "--region",
+        action="extend",
+        nargs="+",
+        metavar="R",
+        help="region(s) to audit, repeatable (default: the profile's or AWS_REGION)",
+    )
+    audit.add_argument("--profile", help="AWS profile (default: the environment's credentials)")
+    audit.add_argument(
+        "--log-group-prefix", metavar="P", help="only log groups whose name starts with P"
+    )
+    audit.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default="text",
+        help="text (default), json, or csv (one row per log group)",
+    )
+    audit.add_argument(
+        "--suggest-fix",
+        action="store_true",
+        help="print the Logs statement that would fix each broken key (changes nothing)",
+    )
+    audit.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="parallel key look-ups (default 8)"
+    )
+    audit.add_argument("--endpoint-url", help=argparse.SUPPRESS)
+    audit.set_defaults(handler=cmd_audit)
     return parser
 
 
