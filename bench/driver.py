@@ -11,12 +11,17 @@ Modes:
               own with ``time.perf_counter_ns``; writes the median and the status per event.
 ``memory``    peak RSS (``VmHWM``) and current RSS after the import, then again after
               ``--requests`` calls cycling over the events; plus ``ru_maxrss``.
+``profile``   ``--requests`` calls cycling over the events under cProfile: where the
+              per-request time goes (self time per function and per top-level package).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import json
+import pstats
 import resource
 import statistics
 import sys
@@ -74,9 +79,74 @@ def call(handler: Any, raw_event: str, context: Context) -> tuple[int, str]:
     return elapsed, str(response.get("statusCode"))
 
 
+def package_of(filename: str, roots: list[str]) -> str:
+    """Top-level package of a profiled function's file: a package of the function's code,
+    ``stdlib:NAME`` for the standard library, ``(builtins)`` for C functions."""
+    if filename.startswith("<frozen "):
+        return "stdlib:" + filename.removeprefix("<frozen ").rstrip(">").split(".")[0]
+    if filename == "~" or filename.startswith("<"):
+        return "(builtins)"
+    for root in roots:
+        prefix = root.rstrip("/") + "/"
+        if filename.startswith(prefix):
+            return filename[len(prefix) :].split("/", maxsplit=1)[0].removesuffix(".py")
+    marker = f"/lib/python{sys.version_info[0]}.{sys.version_info[1]}/"
+    if marker in filename:
+        rest = filename.split(marker, maxsplit=1)[1]
+        return "stdlib:" + rest.split("/", maxsplit=1)[0].removesuffix(".py")
+    return Path(filename).stem
+
+
+def profile(
+    handler: Any, events: dict[str, str], context: Context, requests: int, roots: list[str]
+) -> dict[str, Any]:
+    names = list(events)
+    for name in names:  # warm
+        call(handler, events[name], context)
+    # Parse every event first: the profile must not count the driver's own json.loads.
+    prepared = [json.loads(events[names[i % len(names)]]) for i in range(requests)]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for event in prepared:
+        # the baseline raises on bodies that are not JSON; that is its answer, not a failure
+        with contextlib.suppress(Exception):
+            handler(event, context)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = 0.0
+    functions = []
+    per_package: dict[str, float] = {}
+    for (filename, line, func), (_cc, ncalls, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        total += tottime
+        package = package_of(filename, roots)
+        per_package[package] = per_package.get(package, 0.0) + tottime
+        label = f"{package}:{Path(filename).name}:{line}({func})"
+        if filename == "~" or filename.startswith("<"):
+            label = f"{package}:{func}" if filename != "~" else func
+        functions.append((tottime, ncalls, label))
+    functions.sort(reverse=True)
+    return {
+        "requests": requests,
+        "total_us_per_request": total / requests * 1e6,
+        "top_self": [
+            {
+                "function": label,
+                "self_us_per_request": t / requests * 1e6,
+                "share": t / total,
+                "calls_per_request": n / requests,
+            }
+            for t, n, label in functions[:12]
+        ],
+        "self_by_package": [
+            {"package": k, "self_us_per_request": v / requests * 1e6, "share": v / total}
+            for k, v in sorted(per_package.items(), key=lambda kv: kv[1], reverse=True)[:10]
+        ],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("requests", "memory"))
+    parser.add_argument("mode", choices=("requests", "memory", "profile"))
     parser.add_argument("--path", action="append", required=True)
     parser.add_argument("--events-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -95,7 +165,9 @@ def main() -> int:
 
     result["app_file"] = app.__file__
     handler = app.lambda_handler
-    if args.mode == "memory":
+    if args.mode == "profile":
+        result["profile"] = profile(handler, events, context, args.requests, args.path)
+    elif args.mode == "memory":
         result["after_import"] = memory_snapshot()
         names = list(events)
         for i in range(args.requests):

@@ -54,6 +54,7 @@ class Plan:
     request_warmup: int
     memory_runs: int
     memory_requests: int
+    profile_requests: int
     localapi_load: local_api.Load
     spawn_load: local_api.Load
     policy_repeats: int
@@ -70,6 +71,7 @@ class Plan:
                 request_warmup=5,
                 memory_runs=1,
                 memory_requests=1000,
+                profile_requests=300,
                 localapi_load=local_api.Load(30, 1, 30, 5),
                 spawn_load=local_api.Load(3, 1, 4, 1),
                 policy_repeats=1,
@@ -79,10 +81,11 @@ class Plan:
         return cls(
             cold_rounds=n,
             request_processes=min(n, 5),
-            request_iterations=1000,
-            request_warmup=100,
+            request_iterations=500,
+            request_warmup=50,
             memory_runs=min(n, 3),
             memory_requests=1000,
+            profile_requests=3000,
             localapi_load=local_api.Load(300, min(n, 5), 300, 20),
             spawn_load=local_api.Load(20, min(n, 3), 12, 2),
             policy_repeats=min(n, 5),
@@ -208,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warmup=plan.request_warmup,
                 memory_runs=plan.memory_runs,
                 memory_requests=plan.memory_requests,
+                profile_requests=plan.profile_requests,
             )
         if timed("package"):
             report.package = package.run(ws)

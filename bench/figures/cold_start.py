@@ -1,9 +1,11 @@
 """1. Cold-start import cost of the handler module, ours vs the hello-pt baseline.
 
-Each sample is a fresh python3.13 process importing ``app`` (wall clock from spawn to
-exit) minus a bare ``python3.13 -c pass`` measured in the same round with the same flags
-and environment. The four runs of a round (bare, ours, baseline x tracing off/on) go in a
-shuffled order so drift in machine load does not favour one side.
+Each sample is a fresh python3.13 process importing ``app`` minus a bare
+``python3.13 -c pass`` measured in the same round with the same flags and environment.
+Both the CPU time of the process (user + system, from ``wait4``: the headline, because it
+does not count waiting for a core on a shared machine) and the wall clock from spawn to
+exit are recorded. The five runs of a round (bare, ours, baseline x tracing off/on) go in
+a shuffled order so drift in machine load does not favour one side.
 
 Two bytecode variants:
 
@@ -29,6 +31,7 @@ from typing import Any
 
 from bench.figures.common import (
     HandlerSpec,
+    ProcessTime,
     Summary,
     Workspace,
     fmt_ratio,
@@ -48,21 +51,25 @@ IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 @dataclass
 class ColdStartResult:
     rounds: int
-    # (variant, tracing, handler) -> import cost in ms (wall minus bare), one per round
+    # (variant, tracing, handler) -> import cost in ms, one per round: CPU time of the
+    # process minus the bare start's CPU time (the headline), and the same in wall clock
+    import_cpu_ms: dict[tuple[str, bool, str], list[float]] = field(default_factory=dict)
     import_ms: dict[tuple[str, bool, str], list[float]] = field(default_factory=dict)
     # (variant, tracing, handler) -> in-process ``import app`` time in ms, one per round
     inproc_ms: dict[tuple[str, bool, str], list[float]] = field(default_factory=dict)
     bare_ms: dict[str, list[float]] = field(default_factory=dict)
+    bare_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     # (tracing, handler) -> importtime attribution (shipped variant)
     importtime: dict[tuple[bool, str], dict[str, Any]] = field(default_factory=dict)
 
-    def summary(self, variant: str, tracing: bool, handler: str) -> Summary:
-        return Summary.of(self.import_ms.get((variant, tracing, handler), []))
+    def summary(self, variant: str, tracing: bool, handler: str, *, wall: bool = False) -> Summary:
+        data = self.import_ms if wall else self.import_cpu_ms
+        return Summary.of(data.get((variant, tracing, handler), []))
 
-    def ratio(self, variant: str, tracing: bool) -> float:
+    def ratio(self, variant: str, tracing: bool, *, wall: bool = False) -> float:
         return ratio(
-            self.summary(variant, tracing, "ours").median,
-            self.summary(variant, tracing, "baseline").median,
+            self.summary(variant, tracing, "ours", wall=wall).median,
+            self.summary(variant, tracing, "baseline", wall=wall).median,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -73,20 +80,26 @@ class ColdStartResult:
                     {
                         "variant": variant,
                         "tracing": tracing,
-                        "ours_ms": self.summary(variant, tracing, "ours").as_json(),
-                        "baseline_ms": self.summary(variant, tracing, "baseline").as_json(),
+                        "ours_cpu_ms": self.summary(variant, tracing, "ours").as_json(),
+                        "baseline_cpu_ms": self.summary(variant, tracing, "baseline").as_json(),
+                        "ratio_cpu": self.ratio(variant, tracing),
+                        "ours_wall_ms": self.summary(variant, tracing, "ours", wall=True).as_json(),
+                        "baseline_wall_ms": self.summary(
+                            variant, tracing, "baseline", wall=True
+                        ).as_json(),
+                        "ratio_wall": self.ratio(variant, tracing, wall=True),
                         "ours_inproc_ms": Summary.of(
                             self.inproc_ms.get((variant, tracing, "ours"), [])
                         ).as_json(),
                         "baseline_inproc_ms": Summary.of(
                             self.inproc_ms.get((variant, tracing, "baseline"), [])
                         ).as_json(),
-                        "ratio": self.ratio(variant, tracing),
                     }
                 )
         return {
             "rounds": self.rounds,
-            "bare_ms": {k: Summary.of(v).as_json() for k, v in self.bare_ms.items()},
+            "bare_wall_ms": {k: Summary.of(v).as_json() for k, v in self.bare_ms.items()},
+            "bare_cpu_ms": {k: Summary.of(v).as_json() for k, v in self.bare_cpu_ms.items()},
             "rows": rows,
             "importtime": [
                 {"tracing": tracing, "handler": handler, **data}
@@ -152,21 +165,25 @@ def run(python: Path, ws: Workspace, rounds: int, seed: int = 5) -> ColdStartRes
             jobs: list[tuple[bool, HandlerSpec | None]] = [(False, None)]
             jobs += [(tracing, spec) for tracing in TRACING for spec in specs]
             rng.shuffle(jobs)
-            walls: dict[tuple[bool, str], float] = {}
+            times: dict[tuple[bool, str], ProcessTime] = {}
             for tracing, maybe_spec in jobs:
                 if maybe_spec is None:
-                    wall, _ = timed_run(_bare_cmd(python, ws, variant), envs[tracing])
-                    walls[(tracing, "bare")] = wall / 1e6
+                    times[(tracing, "bare")] = timed_run(
+                        _bare_cmd(python, ws, variant), envs[tracing]
+                    )
                     continue
-                wall, out = timed_run(_import_cmd(python, ws, maybe_spec, variant), envs[tracing])
-                walls[(tracing, maybe_spec.name)] = wall / 1e6
+                run_ = timed_run(_import_cmd(python, ws, maybe_spec, variant), envs[tracing])
+                times[(tracing, maybe_spec.name)] = run_
                 key = (variant, tracing, maybe_spec.name)
-                result.inproc_ms.setdefault(key, []).append(int(out.split()[-1]) / 1e6)
-            bare = walls[(False, "bare")]
-            result.bare_ms.setdefault(variant, []).append(bare)
-            for (tracing, name), wall_ms in walls.items():
+                result.inproc_ms.setdefault(key, []).append(int(run_.stdout.split()[-1]) / 1e6)
+            bare = times[(False, "bare")]
+            result.bare_ms.setdefault(variant, []).append(bare.wall_ms)
+            result.bare_cpu_ms.setdefault(variant, []).append(bare.cpu_ms)
+            for (tracing, name), took in times.items():
                 if name != "bare":
-                    result.import_ms.setdefault((variant, tracing, name), []).append(wall_ms - bare)
+                    key = (variant, tracing, name)
+                    result.import_ms.setdefault(key, []).append(took.wall_ms - bare.wall_ms)
+                    result.import_cpu_ms.setdefault(key, []).append(took.cpu_ms - bare.cpu_ms)
 
     say("cold start: -X importtime attribution (shipped variant)")
     for tracing in TRACING:
@@ -180,8 +197,9 @@ def run(python: Path, ws: Workspace, rounds: int, seed: int = 5) -> ColdStartRes
         for tracing in TRACING:
             say(
                 f"cold start: {variant:7s} tracing {'on ' if tracing else 'off'}: "
-                f"ours {result.summary(variant, tracing, 'ours').fmt(0)} ms, "
+                f"CPU ours {result.summary(variant, tracing, 'ours').fmt(0)} ms, "
                 f"baseline {result.summary(variant, tracing, 'baseline').fmt(0)} ms, "
-                f"ratio {fmt_ratio(result.ratio(variant, tracing))}"
+                f"ratio {fmt_ratio(result.ratio(variant, tracing))} "
+                f"(wall {fmt_ratio(result.ratio(variant, tracing, wall=True))})"
             )
     return result

@@ -9,6 +9,10 @@ With tracing on, the X-Ray SDK emits each sampled segment as a UDP datagram; it 
 to a free 127.0.0.1 port nobody listens on (as cheap as a daemon that reads it) and the
 trace header says ``Sampled=1``, the most expensive case.
 
+Where the time goes: one more process per handler and configuration runs the events
+under cProfile (self time per function and per top-level package; cProfile's overhead
+inflates small functions, so read it as shares, not as absolute times).
+
 The headline per-request ratio is the geometric mean of the per-event ratios over the
 events both handlers answer alike (same status). The others are shown with what each
 side answered: the baseline has no body validation, size limit or 405 handling, and
@@ -68,6 +72,8 @@ class PerRequestResult:
     memory: dict[tuple[bool, str], list[dict[str, Any]]] = field(default_factory=dict)
     memory_requests: int = 0
     bare_hwm_kb: list[int] = field(default_factory=list)
+    # (tracing, handler) -> cProfile attribution (driver ``profile`` mode)
+    profiles: dict[tuple[bool, str], dict[str, Any]] = field(default_factory=dict)
 
     def events(self) -> list[str]:
         return sorted({event for (_t, _h, event) in self.medians})
@@ -139,6 +145,9 @@ class PerRequestResult:
             "all_events_ratio": {str(t): self.all_events_ratio(t) for t in TRACING},
             "memory_requests": self.memory_requests,
             "memory": memory,
+            "profiles": [
+                {"tracing": t, "handler": h, **data} for (t, h), data in self.profiles.items()
+            ],
             "bare_interpreter_vmhwm_mb": Summary.of(kb / 1024 for kb in self.bare_hwm_kb).as_json(),
             "sizing_rule": {
                 "runtime_allowance_mb": RUNTIME_ALLOWANCE_MB,
@@ -203,6 +212,7 @@ def run(
     warmup: int,
     memory_runs: int,
     memory_requests: int,
+    profile_requests: int,
 ) -> PerRequestResult:
     result = PerRequestResult(
         iterations=iterations, processes=processes, memory_requests=memory_requests
@@ -237,6 +247,13 @@ def run(
                     python, ws, spec, tracing, "memory", "--requests", str(memory_requests)
                 )
                 result.memory.setdefault((tracing, spec.name), []).append(data)
+    say(f"per request: cProfile attribution ({profile_requests} requests per handler)")
+    for tracing in TRACING:
+        for spec in specs:
+            data = _driver(
+                python, ws, spec, tracing, "profile", "--requests", str(profile_requests)
+            )
+            result.profiles[(tracing, spec.name)] = data["profile"]
     for tracing in TRACING:
         say(
             f"per request: tracing {'on ' if tracing else 'off'}: like-for-like geomean ratio "
