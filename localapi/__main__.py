@@ -156,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="AWS_REGION the function sees (default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
     )
 
-    # Listed for --help only; main() hands `rehearse ...` to localapi.rehearsal untouched.
+    # Listed for --help only; main() hands `demo`/`rehearse ...` over untouched.
+    sub.add_parser(
+        "demo",
+        help="the main job: render + validate the key policy, build, rehearse, serve (see `demo --help`)",
+        add_help=False,
+    )
     sub.add_parser(
         "rehearse",
         help="deploy rehearsal on the embedded AWS emulator (localapi.rehearsal; see `rehearse --help`)",
@@ -233,6 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config_file=config_file.resolve() if config_file.is_file() else None,
         config_env=args.config_env,
         parameter_source=source,
+        ready_hint=tuple(getattr(args, "ready_hint", ())),
     )
     try:
         return server.serve(opts)
@@ -337,6 +343,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn expected errors into one line + exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:  # the README's main command (localapi.demo)
+        from localapi import demo  # noqa: PLC0415
+
+        return demo.main(argv[1:])
     if argv[:1] == ["rehearse"]:  # its own CLI, owned by localapi.rehearsal
         from localapi import rehearsal  # noqa: PLC0415 -- boto3/moto imports only when asked
 

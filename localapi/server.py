@@ -244,6 +244,8 @@ class ServeOptions:
     config_file: Path | None = None
     config_env: str = "default"
     parameter_source: str = "template defaults"
+    # Lines printed once the port answers (the demo's ready-to-paste curl lines).
+    ready_hint: tuple[str, ...] = ()
 
 
 def docker_command(opts: ServeOptions) -> list[str]:
@@ -534,6 +536,8 @@ class ProcessServer:
                 socket.create_connection((self.opts.host, self.opts.port), timeout=0.5),
             ):
                 print(f"localapi: ready at {url}/ (Ctrl+C to stop)", file=self.out, flush=True)
+                for line in self.opts.ready_hint:
+                    print(line.replace("{url}", url), file=self.out, flush=True)
                 return
             time.sleep(0.02)
 
