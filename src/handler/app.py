@@ -74,6 +74,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared import constants as pt_constants
+from secret_config import SECRET_ARN_ENV, load_secret_config
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -137,6 +138,7 @@ class Settings:
     debug: bool
     tracing_enabled: bool
     problems: tuple[str, ...] = ()
+    config_secret_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -172,6 +174,7 @@ class Settings:
             and _env_flag(env, pt_constants.LOGGER_LOG_EVENT_ENV),
             tracing_enabled=_tracing_possible(env),
             problems=tuple(problems),
+            config_secret_arn=env.get(SECRET_ARN_ENV, "").strip(),
         )
 
 
@@ -369,12 +372,19 @@ def health() -> dict[str, str]:
 
 
 @_route("GET", "/")
-def root() -> dict[str, str]:
-    """Identify the deployment, so a client can tell which version answered which request."""
+def root() -> dict[str, Any]:
+    """Identify the deployment, so a client can tell which version answered which request.
+
+    Also proves the secret configuration loads (its size only: values never leave
+    the function), so a broken secret or permission shows on the first request.
+    """
+    config = load_secret_config(settings.config_secret_arn)
     return {
         "service": settings.service_name,
         "version": settings.app_version,
         "request_id": _current_request_id(),
+        "config_source": "secretsmanager" if settings.config_secret_arn else "none",
+        "config_entries": len(config),
     }
 
 

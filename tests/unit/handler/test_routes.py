@@ -82,6 +82,8 @@ def test_root_reports_service_version_and_request_id(invoke: Invoke) -> None:
         "service": "secure-api-test",
         "version": "9.9.9-test",
         "request_id": event["requestContext"]["requestId"],
+        "config_source": "none",
+        "config_entries": 0,
     }
 
 
