@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
-        render-local build unit integration serve rehearse render deploy clean
+        render-local build unit integration serve rehearse regions audit render deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -62,6 +62,14 @@ serve: build ## serve the built function on 127.0.0.1:3000 (no Docker)
 
 rehearse: build ## deploy rehearsal on the embedded AWS emulator (moto)
 	$(PY) -m localapi rehearse
+
+ENVS ?= prod-us-east-1 prod-eu-west-1
+MODE ?= rehearse
+regions: build ## one stack per region: MODE=rehearse (emulator, default) or MODE=deploy (real AWS)
+	$(PY) -m localapi regions --mode $(MODE) --envs $(ENVS)
+
+audit: setup ## real AWS: find log groups whose KMS key would block CloudWatch Logs
+	$(PY) -m policy_gen audit --suggest-fix
 
 render: setup ## real AWS: render params/$(ENV).yaml for the credentials' account
 	$(PY) -m policy_gen render --config-env $(ENV)

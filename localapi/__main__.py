@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Listed for --help only; main() hands `demo`/`rehearse ...` over untouched.
     sub.add_parser(
+        "regions",
+        help="rehearse or deploy one stack per region (see `regions --help`)",
+        add_help=False,
+    )
+    sub.add_parser(
         "demo",
         help="the main job: render + validate the key policy, build, rehearse, serve (see `demo --help`)",
         add_help=False,
@@ -343,6 +348,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn expected errors into one line + exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["regions"]:  # multi-region rehearse/deploy (localapi.regions)
+        from localapi import regions  # noqa: PLC0415
+
+        return regions.main(argv[1:])
     if argv[:1] == ["demo"]:  # the README's main command (localapi.demo)
         from localapi import demo  # noqa: PLC0415
 

@@ -1285,7 +1285,9 @@ def sam_executable() -> str:
     return found
 
 
-def emulator_env(endpoint_url: str, work_dir: Path) -> dict[str, str]:
+def emulator_env(
+    endpoint_url: str, work_dir: Path, region: str = EMULATOR_REGION
+) -> dict[str, str]:
     """The environment of every tool pointed at the emulator.
 
     The user's profiles, credentials and per-service endpoint overrides are
@@ -1298,8 +1300,8 @@ def emulator_env(endpoint_url: str, work_dir: Path) -> dict[str, str]:
             "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_ACCESS_KEY_ID": EMULATOR_CREDENTIALS[0],
             "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS[1],
-            "AWS_DEFAULT_REGION": EMULATOR_REGION,
-            "AWS_REGION": EMULATOR_REGION,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
             "AWS_CONFIG_FILE": nowhere,
             "AWS_SHARED_CREDENTIALS_FILE": nowhere,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -1312,13 +1314,13 @@ def emulator_env(endpoint_url: str, work_dir: Path) -> dict[str, str]:
     return env
 
 
-def emulator_session() -> boto3.session.Session:
+def emulator_session(region: str = EMULATOR_REGION) -> boto3.session.Session:
     """A session with moto's fake credentials (never the user's profiles)."""
     access_key, secret_key = EMULATOR_CREDENTIALS
     return boto3.session.Session(
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
-        region_name=EMULATOR_REGION,
+        region_name=region,
     )
 
 
@@ -1401,6 +1403,8 @@ class Options:
     keep: bool = False
     report_path: Path | None = None
     real_stack: str | None = None
+    # The emulated region: one rehearsal per region for multi-region deploys.
+    region: str = EMULATOR_REGION
 
 
 @dataclass
@@ -1509,7 +1513,7 @@ class Rehearsal:
         with step(self.report, self.console, "start emulator") as details:
             self.server = MotoServer(self.work_dir / "moto.log")
             endpoint = self.server.start()
-            self.env = emulator_env(endpoint, self.work_dir)
+            self.env = emulator_env(endpoint, self.work_dir, self.options.region)
             version = importlib.metadata.version("moto")
             self.report.endpoint_url = endpoint
             self.report.emulator.update(
@@ -1536,7 +1540,7 @@ class Rehearsal:
                 "--config-env", self.options.config_env,
                 "--stack-name", self.options.stack_name,
                 "--account", EMULATOR_ACCOUNT,
-                "--region", EMULATOR_REGION,
+                "--region", self.options.region,
                 "--out", str(self.policy_file),
             ]  # fmt: skip
             output = run_tool(
@@ -1556,8 +1560,16 @@ class Rehearsal:
     def package(self) -> None:
         assert self.template is not None
         with step(self.report, self.console, "package (sam package)") as details:
-            s3: Any = emulator_session().client("s3", endpoint_url=self.report.endpoint_url)
-            s3.create_bucket(Bucket=self.bucket)
+            s3: Any = emulator_session(self.options.region).client(
+                "s3", endpoint_url=self.report.endpoint_url
+            )
+            if self.options.region == "us-east-1":
+                s3.create_bucket(Bucket=self.bucket)
+            else:  # S3 wants the location everywhere but us-east-1
+                s3.create_bucket(
+                    Bucket=self.bucket,
+                    CreateBucketConfiguration={"LocationConstraint": self.options.region},
+                )
             packaged = self.work_dir / "packaged.yaml"
             command = [
                 sam_executable(), "package",
@@ -1565,7 +1577,7 @@ class Rehearsal:
                 "--s3-bucket", self.bucket,
                 "--s3-prefix", self.options.stack_name,
                 "--output-template-file", str(packaged),
-                "--region", EMULATOR_REGION,
+                "--region", self.options.region,
                 "--no-progressbar",
             ]  # fmt: skip
             self.run_against_emulator(command, self.work_dir / "package.log")
@@ -1577,7 +1589,10 @@ class Rehearsal:
         with step(self.report, self.console, "transform (SAM translator)") as details:
             self.parameters = read_parameter_overrides(self.parameter_overrides)
             self.transformed = transform_template(
-                self.work_dir / "packaged.yaml", self.parameters, self.report.endpoint_url
+                self.work_dir / "packaged.yaml",
+                self.parameters,
+                self.report.endpoint_url,
+                self.options.region,
             )
             out = self.work_dir / "transformed.json"
             out.write_text(json.dumps(self.transformed, indent=1), encoding="utf-8")
@@ -1587,7 +1602,9 @@ class Rehearsal:
     def adapt(self) -> None:
         assert self.transformed is not None
         with step(self.report, self.console, "adapt for the emulator") as details:
-            planned = PlannedStack(self.transformed, self.options.stack_name, self.parameters)
+            planned = PlannedStack(
+                self.transformed, self.options.stack_name, self.parameters, self.options.region
+            )
             adapted, adaptations = adapt_for_emulator(self.transformed, planned)
             self.removed = set(self.transformed.get("Resources") or {}) - set(
                 adapted.get("Resources") or {}
@@ -1607,7 +1624,7 @@ class Rehearsal:
                 "--s3-bucket", self.bucket,
                 "--s3-prefix", self.options.stack_name,
                 "--capabilities", "CAPABILITY_IAM",
-                "--region", EMULATOR_REGION,
+                "--region", self.options.region,
                 "--no-confirm-changeset",
                 "--no-fail-on-empty-changeset",
                 "--parameter-overrides", *self.parameter_overrides,
@@ -1672,7 +1689,7 @@ class Rehearsal:
 
     def target(self) -> Target:
         return Target(
-            emulator_session(),
+            emulator_session(self.options.region),
             self.options.stack_name,
             endpoint_url=self.report.endpoint_url,
             emulated=True,
@@ -1704,7 +1721,10 @@ def read_parameter_overrides(parameter_overrides: Sequence[str]) -> dict[str, st
 
 
 def transform_template(
-    packaged: Path, parameter_values: Mapping[str, str], endpoint_url: str | None
+    packaged: Path,
+    parameter_values: Mapping[str, str],
+    endpoint_url: str | None,
+    region: str = EMULATOR_REGION,
 ) -> dict[str, Any]:
     """The packaged SAM template as CloudFormation's Serverless transform would
     produce it: the real SAM translator, fed the parameters as SAM CLI's own
@@ -1729,12 +1749,12 @@ def transform_template(
     parameters: dict[str, Any] = dict(parameter_values)
     parameters.update(
         {
-            "AWS::Region": EMULATOR_REGION,
-            "AWS::Partition": "aws",
+            "AWS::Region": region,
+            "AWS::Partition": partition_for_region(region).name,
             "AWS::AccountId": EMULATOR_ACCOUNT,
         }
     )
-    session = emulator_session()
+    session = emulator_session(region)
     iam: Any = session.client("iam", endpoint_url=endpoint_url)
     loader = ManagedPolicyLoader(iam)
     policies: dict[str, dict[str, str]] = {}
@@ -1854,7 +1874,7 @@ def emulator_rehearsal(
     ``options.keep``.
     """
     console = console or Console()
-    report = Report("emulator", options.stack_name, EMULATOR_REGION, EMULATOR_ACCOUNT)
+    report = Report("emulator", options.stack_name, options.region, EMULATOR_ACCOUNT)
     report.emulator["known_gaps"] = dict(EMULATOR_GAPS)
     work = work_dir or Path(tempfile.mkdtemp(prefix="secure-api-rehearsal-"))
     report.work_dir = str(work)
@@ -2009,6 +2029,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--report", type=Path, metavar="FILE", help="write the JSON report here (atomically)"
     )
+    parser.add_argument(
+        "--region",
+        default=EMULATOR_REGION,
+        help=f"the emulated region (default {EMULATOR_REGION}); one rehearsal per region",
+    )
     parser.add_argument("--project-root", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     return parser
 
@@ -2025,6 +2050,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         keep=args.keep,
         report_path=args.report,
         real_stack=os.environ.get(REAL_STACK_ENV) or None,
+        region=args.region,
     )
     started = time.monotonic()
     if options.real_stack:
@@ -2041,7 +2067,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return finish(report, options, console, started)
     console.line(
         f"Deploy rehearsal of stack {options.stack_name} on an embedded AWS emulator "
-        f"(moto on localhost, account {EMULATOR_ACCOUNT}, {EMULATOR_REGION})"
+        f"(moto on localhost, account {EMULATOR_ACCOUNT}, {options.region})"
     )
     with emulator_rehearsal(options, console) as (report, target):
         if target is not None:
@@ -2059,7 +2085,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         console.line(
             f"emulator left running: AWS_ENDPOINT_URL={report.endpoint_url} "
             f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-            f"AWS_DEFAULT_REGION={EMULATOR_REGION} (pid {pid}; stop it with: kill {pid})"
+            f"AWS_DEFAULT_REGION={options.region} (pid {pid}; stop it with: kill {pid})"
         )
     return code
 

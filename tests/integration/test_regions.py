@@ -1,0 +1,60 @@
+"""Multi-region: one stack, key and policy per region, rehearsed in turn on the emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from localapi.regions import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVS = ("prod-us-east-1", "prod-eu-west-1")
+
+
+def test_deploy_plan_comes_from_samconfig() -> None:
+    runs = plan(ENVS, "deploy", ROOT / "samconfig.toml", Path("build"))
+    assert [(r.env, r.region, r.stack_name) for r in runs] == [
+        ("prod-us-east-1", "us-east-1", "secure-api-prod"),
+        ("prod-eu-west-1", "eu-west-1", "secure-api-prod"),
+    ]
+    assert runs[1].commands[0][-3:] == ("render", "--config-env", "prod-eu-west-1")
+    assert runs[1].commands[-1] == ("sam", "deploy", "--config-env", "prod-eu-west-1")
+
+
+def test_two_environments_in_one_region_are_refused() -> None:
+    from policy_gen.errors import InputError
+
+    with pytest.raises(InputError, match="one per region"):
+        plan(("default", "prod"), "deploy", ROOT / "samconfig.toml", Path("build"))
+
+
+def test_rehearsal_in_each_region_renders_that_regions_policy(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localapi",
+            "regions",
+            "--envs",
+            *ENVS,
+            "--mode",
+            "rehearse",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    for env, region in zip(ENVS, ("us-east-1", "eu-west-1"), strict=True):
+        report = json.loads((tmp_path / f"rehearsal-{env}.json").read_text())
+        assert report["region"] == region
+        assert all(check["status"] == "PASS" for check in report["checks"]), env
+        assert f"logs.{region}.amazonaws.com" in result.stdout
+    assert result.stdout.count(" ok (") >= 2
