@@ -117,10 +117,13 @@ def test_empty_body_is_400(http: requests.Session, api: ApiTarget) -> None:
 
 def test_invalid_utf8_is_400(http: requests.Session, api: ApiTarget) -> None:
     response = post_echo(http, api, b'{"message": "\xff\xfe"}')
-    # SAM local cannot pass bytes that are not UTF-8 to a REST proxy event (no binary
-    # media types configured): it answers 502 itself. API Gateway passes them through.
-    if api.local and response.status_code == 502:
-        pytest.skip("SAM's event builder rejects non-UTF-8 bodies before the function runs")
+    if api.local:
+        # SAM's local event builder cannot put bytes that are not UTF-8 into a REST proxy
+        # event (no binary media types) and answers 502 itself, before the function runs;
+        # the handler's own 400 for this case is proven in tests/unit/handler. Pin the
+        # local behaviour so a SAM change shows up here.
+        assert response.status_code == 502
+        return
     assert_error(response, 400, "INVALID_ENCODING")
 
 
@@ -181,9 +184,10 @@ def test_error_request_id_matches_a_fresh_id_each_time(
 
 
 def test_missing_api_key_is_refused_by_the_real_gateway(api: ApiTarget) -> None:
-    if api.local:
-        pytest.skip("API keys are enforced by API Gateway only (sam local does not either)")
-    assert requests.get(api.url("/"), timeout=TIMEOUT).status_code == 403
+    status = requests.get(api.url("/"), timeout=TIMEOUT).status_code
+    # API keys are enforced by API Gateway only; like sam local, the local API does not
+    # check them (documented in the README), so locally the request goes through.
+    assert status == (200 if api.local else 403)
 
 
 # --- concurrency ---------------------------------------------------------------------
