@@ -80,9 +80,9 @@ class Plan:
         n = repeat or 10
         return cls(
             cold_rounds=n,
-            request_processes=min(n, 5),
-            request_iterations=500,
-            request_warmup=50,
+            request_processes=n,
+            request_iterations=300,
+            request_warmup=30,
             memory_runs=min(n, 3),
             memory_requests=1000,
             profile_requests=3000,
