@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         "here otherwise); local testing only, the served banner says so; deploy the normal build",
     )
     build.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="skip precompiling the functions' code to .pyc after sam build (shipped by default: "
+        "Lambda's code directory is read-only, so source compiles at every cold start)",
+    )
+    build.add_argument(
         "--config-env",
         default=None,
         metavar="ENV",
@@ -288,6 +294,45 @@ def host_template(template: Path, arch: str, dest: Path) -> dict[str, str]:
     return targets
 
 
+def precompile(build_dir: Path, interpreters: Sequence[Any]) -> None:
+    """Compile each function's code to bytecode with its own runtime's interpreter.
+
+    Lambda's code directory is read-only, so without shipped .pyc files every cold
+    start compiles every imported module from source: bench/ measured that as about
+    half of the handler's import cost. ``unchecked-hash`` pyc files are used without
+    comparing source timestamps (zip extraction does not preserve them reliably).
+    A file that does not compile (vendored test data, other Python versions) is
+    left as source; that costs nothing but its own compile at import.
+    """
+    built = build_dir / "template.yaml"
+    if not built.is_file():
+        return
+    by_runtime = {i.runtime: i for i in interpreters}
+    for logical_id, (runtime, _arch) in _function_runtimes(built).items():
+        interpreter = by_runtime.get(runtime or "")
+        code_dir = build_dir / logical_id
+        if interpreter is None or not code_dir.is_dir():
+            continue
+        result = subprocess.run(
+            [
+                str(interpreter.path),
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                str(code_dir),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        note = "" if result.returncode == 0 else " (some files kept as source)"
+        print(f"localapi: precompiled {code_dir} for {runtime}{note}", flush=True)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     """``sam build`` with the right interpreters first on PATH (and, optionally, for this host)."""
     from localapi.server import HOST_BUILD_MARKER, sam_executable  # noqa: PLC0415
@@ -312,7 +357,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         if args.build_dir:
             cmd += ["--build-dir", str(args.build_dir)]
         print(f"localapi: {' '.join(['sam', *cmd[1:], *extra])}", flush=True)
-        return subprocess.run([*cmd, *extra], env=env, check=False).returncode
+        code = subprocess.run([*cmd, *extra], env=env, check=False).returncode
+        if code == 0 and not args.no_bytecode:
+            precompile(args.build_dir or Path(".aws-sam") / "build", interpreters)
+        return code
 
     _os, arch = host_platform()
     build_dir: Path = args.build_dir or Path(".aws-sam") / "build-host"
