@@ -12,7 +12,8 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
-        render-local build unit integration serve rehearse regions audit render deploy clean
+        render-local build unit integration serve rehearse regions audit render deploy \
+        bench bench-quick load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -77,6 +78,15 @@ render: setup ## real AWS: render params/$(ENV).yaml for the credentials' accoun
 deploy: render ## real AWS: render, build and deploy environment ENV (default|prod)
 	$(PY) -m localapi build --config-env $(ENV)
 	$(VENV)/bin/sam deploy --config-env $(ENV)
+
+bench: build ## benchmarks, each figure next to its baseline: bench/results/latest.md + PNG charts (several minutes)
+	$(PY) bench/run.py
+
+bench-quick: build ## benchmark smoke run, tiny repetitions; figures reported, never asserted
+	$(PY) bench/run.py --quick --results-dir build/bench
+
+load: build ## bigger load test on the local API (loopback only), prints throughput and latency
+	$(PY) bench/load.py --requests 5000 --clients 16
 
 clean:
 	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache
