@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
         render-local build unit integration serve rehearse regions audit render deploy \
-        bench bench-quick load clean
+        bench bench-quick load openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -29,6 +29,10 @@ test: setup lint typecheck cfn-lint sam-validate scan build check-template ## ev
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/openapi.py --check
+
+openapi: setup ## regenerate openapi.json from the handler's Powertools routes
+	$(PY) scripts/openapi.py
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -78,8 +78,10 @@ def test_root_identifies_the_deployment(http: requests.Session, api: ApiTarget) 
     assert response.status_code == 200
     assert_json_with_security_headers(response)
     body = response.json()
-    assert set(body) == {"service", "version", "request_id"}
+    assert set(body) == {"service", "version", "request_id", "config_source", "config_entries"}
     assert body["service"] == "secure-serverless-api"
+    # The deployed/local default has no SecretArn: no secret configuration is read.
+    assert (body["config_source"], body["config_entries"]) == ("none", 0)
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", body["version"])
 
 

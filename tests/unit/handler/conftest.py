@@ -94,7 +94,7 @@ def _apply_env(mp: pytest.MonkeyPatch, overrides: Mapping[str, str | None]) -> N
             mp.setenv(name, value)
 
 
-_HANDLER_MODULES = ("app", "api_errors", "api_schema")
+_HANDLER_MODULES = ("app", "api_errors", "api_schema", "secret_config")
 
 
 @pytest.fixture(scope="package")
