@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import operator
 import re
@@ -1099,10 +1100,21 @@ class _Run:
     resolve: Resolver
 
 
+@functools.lru_cache(maxsize=65_536)
+def _static_value(raw: str, arn: bool) -> Components | None:
+    """A policy value without policy variables: the same for every request, so it is
+    parsed once (an audit evaluates one key policy for thousands of log groups)."""
+    if arn:
+        return _resolve_arn(raw, pattern_atoms, False)
+    return (pattern_atoms(raw),)
+
+
 def _resolve_value(base: Operator, raw: str, run: _Run) -> Components | None:
     """A policy value as the operator reads it; None when a variable is unresolvable."""
     variables = base.variables and run.variables
-    resolve = run.resolve if variables else pattern_atoms
+    if not variables or "${" not in raw:
+        return _static_value(raw, base.arn)
+    resolve = run.resolve
     if base.arn:
         return _resolve_arn(raw, resolve, variables)
     pattern = resolve(raw)
