@@ -137,6 +137,15 @@ def moto_server() -> Iterator[str]:
 # --- seeding ---------------------------------------------------------------------------
 
 
+def _session() -> boto3.session.Session:
+    """A boto3 session with the placeholder credentials, in REGION."""
+    return boto3.session.Session(
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+        region_name=REGION,
+    )
+
+
 def _family_policy(index: int) -> dict[str, Any]:
     """Root + Logs for the family /bench/kNN/*; every tenth key without the Logs statement."""
     policy = render_policy(get_partition("aws"), REGION, ACCOUNT, [f"/bench/k{index:02d}/x"])
@@ -154,9 +163,7 @@ def _family_policy(index: int) -> dict[str, Any]:
 
 
 def create_keys(endpoint: str, count: int) -> list[str]:
-    kms = boto3.session.Session(region_name=REGION, **CREDENTIALS).client(
-        "kms", endpoint_url=endpoint
-    )
+    kms = _session().client("kms", endpoint_url=endpoint)
     return [
         str(kms.create_key(Policy=json.dumps(_family_policy(i)))["KeyMetadata"]["Arn"])
         for i in range(count)
@@ -165,9 +172,7 @@ def create_keys(endpoint: str, count: int) -> list[str]:
 
 def seed_log_groups(endpoint: str, keys: Sequence[str], start: int, stop: int) -> float:
     """Create log groups start..stop-1 (round-robin over the keys); seconds taken."""
-    logs = boto3.session.Session(region_name=REGION, **CREDENTIALS).client(
-        "logs", endpoint_url=endpoint
-    )
+    logs = _session().client("logs", endpoint_url=endpoint)
 
     def create(i: int) -> None:
         k = i % len(keys)
@@ -207,7 +212,7 @@ def run_audits(endpoint: str, repeat: int) -> Row:
 def run_audit(endpoint: str) -> Row:
     """One audit through the real AWS edge, with our own count of the operations."""
     calls: Counter[str] = Counter()
-    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+    session = _session()
     session.events.register("before-parameter-build", lambda model, **_: calls.update([model.name]))
     options = audit_module.AuditOptions(regions=(REGION,), endpoint_url=endpoint)
     started = time.perf_counter()

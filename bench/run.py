@@ -32,8 +32,10 @@ from bench.figures.common import (
     BUILD_DIR,
     BUILT_FUNCTION,
     DEV_PYTHON,
+    OUR_SOURCES,
     REPO,
     Workspace,
+    bytecode_state,
     find_python313,
     machine_info,
     say,
@@ -41,7 +43,6 @@ from bench.figures.common import (
 from bench.figures.report import Report
 
 SECTIONS = ("cold", "request", "package", "localapi", "policy")
-HANDLER_SOURCES = ("app.py", "api_errors.py", "api_schema.py")
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def build_state() -> str:
     src = REPO / "src" / "handler"
     stale = [
         name
-        for name in HANDLER_SOURCES
+        for name in OUR_SOURCES
         if (src / name).exists()
         and (
             not (BUILT_FUNCTION / name).exists()
@@ -185,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"{mode}; python3.13 = {python313}; {info['build_state']}")
 
     ws = Workspace.create()
+    info["build_bytecode"] = bytecode_state(python313, ws.code)
+    say(f"build bytecode: {info['build_bytecode']}")
     timings: dict[str, float] = {}
     running: list[tuple[str, float]] = []
 

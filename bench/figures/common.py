@@ -150,20 +150,42 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 @dataclass(frozen=True)
 class HandlerSpec:
-    """A handler to measure: its name and the sys.path entries that make ``import app`` it."""
+    """A handler to measure: its name and the sys.path entries that make ``import app`` it.
+
+    ``paths[0]`` is its code directory (``LAMBDA_TASK_ROOT``); ``bytecode`` says whether
+    that directory ships ``.pyc`` files (checked by :func:`bytecode_use`).
+    """
 
     name: str
     paths: tuple[Path, ...]
+    bytecode: bool = False
+
+    @property
+    def code(self) -> Path:
+        return self.paths[0]
+
+
+# Our handler's own modules in the build output; everything else there is a dependency.
+OUR_SOURCES = ("app.py", "api_errors.py", "api_schema.py", "secret_config.py")
+NO_BYTECODE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 @dataclass
 class Workspace:
-    """A private copy of the build, so a concurrent ``sam build`` cannot change it mid-run.
+    """Private copies of the build, so a concurrent ``sam build`` cannot change them mid-run.
 
-    ``build/`` holds ``template.yaml`` and ``ApiFunction/`` exactly as ``sam build`` left
-    them (no bytecode: Lambda gets none either); ``baseline/`` holds the baseline ``app.py``
-    and uses the same ``ApiFunction/`` dependencies. ``pycache/`` is a ``pycache_prefix``
-    for the runs that measure a warm bytecode cache.
+    * ``build/`` holds ``template.yaml`` and ``ApiFunction/`` exactly as the build left
+      them: our handler as it ships, **with** the ``.pyc`` files that
+      ``python -m localapi build`` precompiles (``compileall --invalidation-mode
+      unchecked-hash``) and SAM zips.
+    * ``nopyc/`` is the same ``ApiFunction/`` with every ``__pycache__`` and ``*.pyc``
+      removed: ours as it would ship without the precompile step.
+    * ``baseline/`` is the hello-pt starter as ``sam build`` ships it: the same
+      dependency versions (copied from ``ApiFunction/``), **no bytecode**, and the
+      baseline ``app.py`` instead of our modules.
+    * ``pycache/`` is a ``pycache_prefix`` for the runs that measure a warm bytecode cache
+      (with a prefix Python reads and writes bytecode only there and ignores
+      ``__pycache__`` next to the sources).
     """
 
     root: Path
@@ -177,6 +199,10 @@ class Workspace:
         return self.build / "ApiFunction"
 
     @property
+    def nopyc(self) -> Path:
+        return self.root / "nopyc"
+
+    @property
     def baseline(self) -> Path:
         return self.root / "baseline"
 
@@ -185,24 +211,83 @@ class Workspace:
         return self.root / "pycache"
 
     def ours(self) -> HandlerSpec:
-        return HandlerSpec("ours", (self.code,))
+        """Ours as it ships: the build output with its precompiled bytecode."""
+        return HandlerSpec("ours", (self.code,), bytecode=True)
+
+    def ours_nopyc(self, name: str = "ours_nopyc") -> HandlerSpec:
+        """Ours without the precompile step (the build output stripped of ``.pyc``)."""
+        return HandlerSpec(name, (self.nopyc,))
 
     def base(self) -> HandlerSpec:
-        return HandlerSpec("baseline", (self.baseline, self.code))
+        """The hello-pt starter as ``sam build`` ships it (no bytecode)."""
+        return HandlerSpec("baseline", (self.baseline,))
 
     @classmethod
     def create(cls) -> Workspace:
         root = Path(tempfile.mkdtemp(prefix="bench-"))
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-        shutil.copytree(BUILD_DIR / "ApiFunction", root / "build" / "ApiFunction", ignore=ignore)
-        shutil.copy2(BUILD_DIR / "template.yaml", root / "build" / "template.yaml")
-        (root / "baseline").mkdir()
-        shutil.copy2(BASELINE_SOURCE, root / "baseline" / "app.py")
-        (root / "pycache").mkdir()
-        return cls(root)
+        ws = cls(root)
+        shutil.copytree(BUILD_DIR / "ApiFunction", ws.code)
+        shutil.copy2(BUILD_DIR / "template.yaml", ws.build / "template.yaml")
+        shutil.copytree(ws.code, ws.nopyc, ignore=NO_BYTECODE)
+        ours_files = shutil.ignore_patterns("__pycache__", "*.pyc", *OUR_SOURCES)
+        shutil.copytree(ws.code, ws.baseline, ignore=ours_files)
+        shutil.copy2(BASELINE_SOURCE, ws.baseline / "app.py")
+        ws.pycache.mkdir()
+        for bare in (ws.nopyc, ws.baseline):
+            leftover = next(bare.rglob("*.pyc"), None)
+            if leftover is not None:
+                raise RuntimeError(f"bytecode left in a no-bytecode copy: {leftover}")
+        return ws
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+_BYTECODE_STATE = """
+import importlib.util, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+total = fresh = stale = missing = 0
+for src in root.rglob("*.py"):
+    if "__pycache__" in src.parts:
+        continue
+    total += 1
+    pyc = Path(importlib.util.cache_from_source(str(src)))
+    if not pyc.exists():
+        missing += 1
+        continue
+    data = pyc.read_bytes()
+    flags = int.from_bytes(data[4:8], "little")
+    if flags & 1 and data[8:16] == importlib.util.source_hash(src.read_bytes()):
+        fresh += 1
+    elif flags & 1:
+        stale += 1
+    else:
+        fresh += 1  # timestamp-based: Python checks it itself
+print(total, fresh, stale, missing)
+"""
+
+
+def bytecode_state(python: Path, code_dir: Path) -> str:
+    """How many ``.py`` files of the build ship a ``.pyc`` whose source hash matches.
+
+    ``unchecked-hash`` bytecode is used without looking at the source, so a ``.pyc``
+    left over from an older source would be measured (and run on Lambda) silently.
+    """
+    out = subprocess.run(
+        [str(python), "-I", "-B", "-c", _BYTECODE_STATE, str(code_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    total, fresh, stale, missing = (int(n) for n in out.stdout.split())
+    text = f"{fresh} of {total} modules ship a matching .pyc"
+    if stale:
+        text += f", **{stale} .pyc do not match their source**"
+    if missing:
+        text += f", {missing} without .pyc"
+    return text
 
 
 def lambda_env(
@@ -228,11 +313,64 @@ def lambda_env(
 
 
 def python_flags(pycache: Path | None) -> list[str]:
-    """``-I -B``: isolated, never writes bytecode; with a prefix, reads/writes it there only."""
+    """``-I -B``: isolated, never writes bytecode (Lambda's ``/var/task`` is read-only).
+
+    Without a prefix Python still *reads* ``__pycache__`` next to the sources: the
+    shipped ``.pyc`` of our build, and the runtime's standard library (which has
+    bytecode on Lambda too); the no-bytecode copies have none to read. With a prefix it
+    reads and writes bytecode only under the prefix (the warm-cache variant).
+    """
     flags = ["-I", "-B"]
     if pycache is not None:
         flags = ["-I", "-X", f"pycache_prefix={pycache}"]
     return flags
+
+
+@dataclass(frozen=True)
+class BytecodeUse:
+    """Where the modules of one ``import app`` came from (parsed from ``python -v``)."""
+
+    code_from_pyc: int  # modules under the handler's code dir loaded from bytecode
+    code_from_source: int  # ... compiled from source
+    code_from_sibling_pyc: int  # ... from a ``__pycache__`` next to the sources
+    other_from_pyc: int  # everything else (the standard library) from bytecode
+    other_from_source: int
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "code_from_pyc": self.code_from_pyc,
+            "code_from_source": self.code_from_source,
+            "code_from_sibling_pyc": self.code_from_sibling_pyc,
+            "stdlib_from_pyc": self.other_from_pyc,
+            "stdlib_from_source": self.other_from_source,
+        }
+
+
+CODE_OBJECT_LINE = "# code object from "
+
+
+def parse_bytecode_use(stderr: str, code_dir: Path) -> BytecodeUse:
+    """Count ``python -v``'s ``# code object from`` lines: ``'x.pyc'`` (quoted) or ``x.py``."""
+    prefix = str(code_dir).rstrip("/") + "/"
+    counts = {"code_pyc": 0, "code_src": 0, "sibling": 0, "other_pyc": 0, "other_src": 0}
+    for line in stderr.splitlines():
+        if not line.startswith(CODE_OBJECT_LINE):
+            continue
+        path = line[len(CODE_OBJECT_LINE) :].strip().strip("'")
+        pyc = path.endswith(".pyc")
+        if prefix in path:  # the code dir itself, or its mirror under a pycache_prefix
+            counts["code_pyc" if pyc else "code_src"] += 1
+            if pyc and "/__pycache__/" in path:
+                counts["sibling"] += 1
+        else:
+            counts["other_pyc" if pyc else "other_src"] += 1
+    return BytecodeUse(
+        counts["code_pyc"],
+        counts["code_src"],
+        counts["sibling"],
+        counts["other_pyc"],
+        counts["other_src"],
+    )
 
 
 def import_code(spec: HandlerSpec) -> str:

@@ -12,6 +12,7 @@ from bench.figures.local_api import LocalApiResult
 from bench.figures.package import LAMBDA_UNZIPPED_LIMIT_MB, LAMBDA_ZIP_LIMIT_MB, PackageResult
 from bench.figures.per_request import (
     HEADROOM_FRACTION,
+    MEMORY_HANDLERS,
     RUNTIME_ALLOWANCE_MB,
     PerRequestResult,
     lambda_memory_size,
@@ -23,6 +24,18 @@ COLD_GOAL = 0.35
 REQUEST_GOAL = 1.0
 LOCAL_API_GOAL_SPEEDUP = 20.0
 CHECK_GOAL = 0.5
+# (variant, our handler, label) for the summary rows of figure 1
+COLD_ROWS = (
+    ("shipped", "ours", "as shipped (ours with its .pyc, baseline none)"),
+    ("shipped", "ours_nopyc", "both without bytecode (ours stripped of .pyc)"),
+    ("cached", "ours", "both with a warm bytecode cache"),
+)
+CHART_GROUPS = {"shipped": "AS SHIPPED", "cached": "WARM CACHE"}
+COLD_LABELS = {
+    ("shipped", "ours"): "shipped: ours with .pyc",
+    ("shipped", "ours_nopyc"): "shipped: ours without .pyc",
+    ("cached", "ours"): "cached (both)",
+}
 
 
 def _met(value: float, goal: float, *, at_least: bool = False) -> str:
@@ -64,7 +77,8 @@ class Report:
             f"Python {i['python313']} · load average {i['loadavg_at_start']} at start, "
             f"{i.get('loadavg_at_end', '?')} at end",
             "",
-            f"Build measured: `.aws-sam/build/ApiFunction` ({i.get('build_state', '?')}). "
+            f"Build measured: `.aws-sam/build/ApiFunction` ({i.get('build_state', '?')}; "
+            f"bytecode: {i.get('build_bytecode', '?')}). "
             f"Took {i.get('elapsed_s', '?')} s ({i.get('section_s', '')}).",
             "",
             "Every figure is `median (min-max)` over repeated runs in this one run; "
@@ -90,16 +104,17 @@ class Report:
         rows: list[str] = []
         if self.cold:
             c = self.cold
-            for variant in ("shipped", "cached"):
+            for variant, handler, label in COLD_ROWS:
                 for tracing in (False, True):
-                    r = c.ratio(variant, tracing)
-                    goal = f"<= {COLD_GOAL}x" if variant == "shipped" else "-"
-                    met = _met(r, COLD_GOAL) if variant == "shipped" else ""
+                    r = c.ratio(variant, tracing, ours=handler)
+                    headline = handler == "ours" and variant == "shipped"
+                    goal = f"<= {COLD_GOAL}x" if headline else "-"
+                    met = _met(r, COLD_GOAL) if headline else ""
                     rows.append(
-                        f"| 1 | import cost, {variant} bytecode, {_tr(tracing)} (CPU ms) | "
-                        f"{c.summary(variant, tracing, 'ours').fmt(0)} | "
+                        f"| 1 | import cost, {label}, {_tr(tracing)} (CPU ms) | "
+                        f"{c.summary(variant, tracing, handler).fmt(0)} | "
                         f"{c.summary(variant, tracing, 'baseline').fmt(0)} | {fmt_ratio(r)} "
-                        f"(wall {fmt_ratio(c.ratio(variant, tracing, wall=True))}) | "
+                        f"(wall {fmt_ratio(c.ratio(variant, tracing, wall=True, ours=handler))}) | "
                         f"{goal} | {met} |"
                     )
         if self.requests:
@@ -114,17 +129,26 @@ class Report:
             for tracing in (False, True):
                 ours = p.memory_mb(tracing, "ours", "after_requests")
                 base = p.memory_mb(tracing, "baseline", "after_requests")
+                shipped = p.memory_mb(tracing, "ours_pyc", "after_requests")
+                worst = max(ours.max, shipped.max) if shipped.n else ours.max
                 rows.append(
-                    f"| 3 | peak RSS after {p.memory_requests} requests, {_tr(tracing)} (MB) | "
+                    f"| 3 | peak RSS after {p.memory_requests} requests, {_tr(tracing)}, both "
+                    f"without bytecode (MB) | "
                     f"{ours.fmt()} | {base.fmt()} | {fmt_ratio(ours.median / base.median)} | "
-                    f"fits {lambda_memory_size(ours.max)} MB / "
+                    f"fits {lambda_memory_size(worst)} MB / "
                     f"{lambda_memory_size(base.max)} MB | |"
                 )
         if self.package:
             k = self.package
             rows.append(
-                f"| 4 | package, zipped | {_mb(k.ours.zipped_bytes)} | "
+                f"| 4 | package, zipped (ours with .pyc, baseline none) | "
+                f"{_mb(k.ours.zipped_bytes)} | "
                 f"{_mb(k.baseline.zipped_bytes)} | {fmt_ratio(k.ratio)} | - | |"
+            )
+            rows.append(
+                f"| 4 | package, zipped, ours without .pyc | {_mb(k.ours_nopyc.zipped_bytes)} | "
+                f"{_mb(k.baseline.zipped_bytes)} | "
+                f"{fmt_ratio(k.ours_nopyc.zipped_bytes / k.baseline.zipped_bytes)} | - | |"
             )
         if self.local_api:
             a = self.local_api
@@ -177,31 +201,54 @@ class Report:
             "headline (waiting for a core is not counted); wall clock and the in-process "
             "`import app` time (perf_counter around the import) are shown as cross-checks.",
             "",
-            "| bytecode | tracing | ours CPU | baseline CPU | ours wall | baseline wall "
+            "| bytecode | tracing | ours CPU | baseline CPU | ratio | ours wall | baseline wall "
             "| ours in-process | baseline in-process |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        for row in data["rows"]:
-            cells = [
-                Summary(**row[key]).fmt(0)
-                for key in (
-                    "ours_cpu_ms",
-                    "baseline_cpu_ms",
-                    "ours_wall_ms",
-                    "baseline_wall_ms",
-                    "ours_inproc_ms",
-                    "baseline_inproc_ms",
+        for variant, ours, _label in COLD_ROWS:
+            for tracing in (False, True):
+                key = (variant, tracing)
+                cells = [
+                    c.summary(variant, tracing, ours).fmt(0),
+                    c.summary(variant, tracing, "baseline").fmt(0),
+                    fmt_ratio(c.ratio(variant, tracing, ours=ours)),
+                    c.summary(variant, tracing, ours, wall=True).fmt(0),
+                    c.summary(variant, tracing, "baseline", wall=True).fmt(0),
+                    Summary.of(c.inproc_ms.get((*key, ours), [])).fmt(0),
+                    Summary.of(c.inproc_ms.get((*key, "baseline"), [])).fmt(0),
+                ]
+                lines.append(
+                    f"| {COLD_LABELS[(variant, ours)]} | {'on' if tracing else 'off'} | "
+                    + " | ".join(cells)
+                    + " |"
                 )
-            ]
+        lines += [
+            "",
+            "The precompile step (`compileall` in `python -m localapi build`) saves ours "
+            + ", ".join(
+                f"{c.bytecode_saving(tracing):.0f} ms CPU with {_tr(tracing)}"
+                for tracing in (False, True)
+            )
+            + " (median without .pyc minus median with, same rounds).",
+            "",
+            "Where each side's modules came from (`python -v`, one import with tracing on, "
+            "checked before timing; the run fails if a no-bytecode side reads a package "
+            "`.pyc` or a cached side reads `__pycache__` next to the sources):",
+            "",
+            "| variant | handler | package from .pyc | package from source "
+            "| stdlib from .pyc | stdlib from source |",
+            "|---|---|---|---|---|---|",
+        ]
+        for (variant, handler), use in c.bytecode.items():
             lines.append(
-                f"| {row['variant']} | {'on' if row['tracing'] else 'off'} | "
-                + " | ".join(cells)
-                + " |"
+                f"| {variant} | {handler} | {use.code_from_pyc} | {use.code_from_source} | "
+                f"{use.other_from_pyc} | {use.other_from_source} |"
             )
         lines += [
             "",
-            "What dominates (`-X importtime`, shipped bytecode, one run each; times include "
-            "compiling from source):",
+            "What dominates (`-X importtime`, shipped variant, one run each; `ours` loads "
+            "its shipped .pyc, `ours_nopyc` and `baseline` compile their package from "
+            "source):",
             "",
         ]
         for item in data["importtime"]:
@@ -233,6 +280,8 @@ class Report:
         lines = [
             "## 2. Warm per-request cost in process (µs per `lambda_handler` call)",
             "",
+            "Both sides run from copies without bytecode, `-I -B` (treated alike; warm calls "
+            "do not depend on where the code objects came from). "
             f"{p.processes} processes per handler and configuration, {p.iterations} timed calls "
             "per event each; figure = median (min-max) over processes of the per-process median. "
             "`=` marks events both handlers answer alike (used for the headline geomean); the "
@@ -315,14 +364,18 @@ class Report:
             f"Bare python3.13: {bare.fmt()} MB. Sizing rule: MemorySize >= (peak RSS + "
             f"{RUNTIME_ALLOWANCE_MB} MB for Lambda's runtime client in the same process) / "
             f"{1 - HEADROOM_FRACTION:.2f}, i.e. {HEADROOM_FRACTION:.0%} left free; Lambda's "
-            "minimum is 128 MB. The worst (max) run is used.",
+            "minimum is 128 MB. The worst (max) run is used. `ours` and `baseline` both run "
+            "from copies without bytecode (like for like: both compile their package at "
+            "import); `ours_pyc` is ours as it ships, loading its `.pyc`.",
             "",
             "| tracing | handler | after import | after requests | smallest MemorySize |",
             "|---|---|---|---|---|",
         ]
         for tracing in (False, True):
-            for handler in ("ours", "baseline"):
+            for handler in MEMORY_HANDLERS:
                 peak = p.memory_mb(tracing, handler, "after_requests")
+                if not peak.n:
+                    continue
                 lines.append(
                     f"| {'on' if tracing else 'off'} | {handler} | "
                     f"{p.memory_mb(tracing, handler, 'after_import').fmt()} | {peak.fmt()} | "
@@ -341,8 +394,10 @@ class Report:
             "",
             f"Ours: {_mb(total)} zipped, {_mb(k.ours.unzipped_bytes)} unzipped, "
             f"{k.ours.files} files (limits: {LAMBDA_ZIP_LIMIT_MB} MB zipped for direct upload, "
-            f"{LAMBDA_UNZIPPED_LIMIT_MB} MB unzipped). Baseline (same dependencies, "
-            f"hello-pt app.py): {_mb(k.baseline.zipped_bytes)}. Without `botocore` "
+            f"{LAMBDA_UNZIPPED_LIMIT_MB} MB unzipped), including the precompiled `.pyc`; "
+            f"without them {_mb(k.ours_nopyc.zipped_bytes)} zipped, "
+            f"{_mb(k.ours_nopyc.unzipped_bytes)} unzipped. Baseline (same dependencies, "
+            f"hello-pt app.py, no bytecode): {_mb(k.baseline.zipped_bytes)}. Without `botocore` "
             f"(which the python3.13 runtime already provides): {_mb(k.without('botocore'))}.",
             "",
             "| top-level entry | zipped | share |",
@@ -407,12 +462,16 @@ class Report:
             for variant in ("shipped", "cached"):
                 for tracing in (False, True):
                     bars = []
-                    for handler, series in (("ours", "ours"), ("baseline", "hello-pt baseline")):
+                    sides = [("ours", "ours")]
+                    if variant == "shipped":
+                        sides.append(("ours_nopyc", "ours without .pyc"))
+                    sides.append(("baseline", "hello-pt baseline"))
+                    for handler, series in sides:
                         s = self.cold.summary(variant, tracing, handler)
                         bars.append(Bar(series, s.median, s.min, s.max, f"{s.median:.0f} MS"))
                     groups.append(  # CPU time: see the markdown for wall clock
                         Group(
-                            f"{variant.upper()} {_tr(tracing).upper()}",
+                            f"{CHART_GROUPS[variant]} {_tr(tracing).upper()}",
                             tuple(bars),
                             f"RATIO {fmt_ratio(self.cold.ratio(variant, tracing))}",
                         )
@@ -421,7 +480,8 @@ class Report:
             bar_chart(
                 path,
                 "COLD START: IMPORT COST OF THE HANDLER",
-                f"CPU TIME OF A FRESH PYTHON3.13 PROCESS MINUS BARE START; {self.cold.rounds} ROUNDS",
+                f"CPU MS MINUS BARE START, {self.cold.rounds} ROUNDS; AS SHIPPED: OURS WITH .PYC, "
+                "BASELINE NONE",
                 groups,
                 "CPU MS",
             )

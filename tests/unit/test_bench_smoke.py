@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.figures.cold_start import parse_importtime
-from bench.figures.common import REPO, Summary, geomean, percentile
+from bench.figures.common import REPO, Summary, geomean, parse_bytecode_use, percentile
 from bench.figures.per_request import lambda_memory_size
 from bench.figures.png import Bar, Group, bar_chart
 from bench.spawn_server import build_event
@@ -53,6 +53,21 @@ def test_parse_importtime() -> None:
     assert parsed["top_cumulative"][0]["module"] == "json"
     assert parsed["self_by_package"][0] == {"package": "app", "self_ms": 2.0}
     assert {"package": "json", "self_ms": 0.5} in parsed["self_by_package"]
+
+
+def test_parse_bytecode_use() -> None:
+    code = Path("/tmp/ws/build/ApiFunction")
+    stderr = (
+        "# code object from '/usr/lib/python3.13/__pycache__/enum.cpython-313.pyc'\n"
+        "# code object from '/tmp/ws/build/ApiFunction/__pycache__/app.cpython-313.pyc'\n"
+        "# code object from /tmp/ws/build/ApiFunction/api_schema.py\n"
+        "# code object from '/tmp/ws/pycache/tmp/ws/build/ApiFunction/six.cpython-313.pyc'\n"
+        "# code object from /usr/lib/python3.13/json/__init__.py\n"
+        "import 'app' # <SourceFileLoader>\n"
+    )
+    use = parse_bytecode_use(stderr, code)
+    assert (use.code_from_pyc, use.code_from_source, use.code_from_sibling_pyc) == (2, 1, 1)
+    assert (use.other_from_pyc, use.other_from_source) == (1, 1)
 
 
 def test_png_is_well_formed(tmp_path: Path) -> None:
