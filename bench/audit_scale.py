@@ -27,17 +27,13 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +43,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from localapi.moto_server import EmulatorError, MotoServer  # noqa: E402
 from policy_gen import audit as audit_module  # noqa: E402
 from policy_gen.inject import write_atomically  # noqa: E402
 from policy_gen.partitions import get_partition  # noqa: E402
@@ -92,46 +89,15 @@ class Row:
 # --- moto ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ready(endpoint: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(endpoint + "/moto-api/", timeout=2) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server of our own on 127.0.0.1, stopped by its PID."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _ready(endpoint):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("moto server did not start")
-            time.sleep(0.1)
-        yield endpoint
-    finally:
-        with suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
+    """A moto server of our own on 127.0.0.1 (localapi's helper), stopped by its PID."""
+    with tempfile.TemporaryDirectory(prefix="audit-scale-") as work:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+            with MotoServer(Path(work) / "moto.log") as server:
+                yield server.endpoint_url
+        except EmulatorError as error:
+            raise SystemExit(f"moto server did not start: {error}") from None
 
 
 # --- seeding ---------------------------------------------------------------------------

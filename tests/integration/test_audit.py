@@ -24,18 +24,12 @@ moto upgrade that changes it fails loudly instead of silently weakening these te
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +41,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+from localapi.moto_server import MotoServer, free_port
 from policy_gen import audit as audit_module
 from policy_gen.cli import main
 from policy_gen.partitions import get_partition
@@ -69,48 +64,11 @@ MISSING_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b0b0b0b-1111-4222-8333-4
 # --- the moto server ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ready(endpoint: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(endpoint + "/moto-api/", timeout=2) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh moto server for this module, bound to 127.0.0.1, stopped by its PID."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    endpoint = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _ready(endpoint):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield endpoint
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server.endpoint_url
 
 
 def _session() -> boto3.session.Session:
@@ -619,7 +577,7 @@ def test_bad_input_is_one_line_exit_2(
 def test_unreachable_endpoint_is_exit_2(clean_env: dict[str, str]) -> None:
     """An endpoint nobody listens on is reported in one line too (never a traceback)."""
     env = {**clean_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
-    closed = f"http://localhost:{_free_port()}"
+    closed = f"http://localhost:{free_port()}"
     result = _cli(env, "--region", REGION, "--endpoint-url", closed)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
