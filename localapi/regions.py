@@ -21,9 +21,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from policy_gen.config import load_environment
 from policy_gen.errors import InputError
+from policy_gen.partitions import partition_for_region
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) ->
         settings = load_environment(config_file, env)
         if not settings.region or not settings.stack_name:
             raise InputError(f"samconfig env {env!r} needs region and stack_name")
+        partition_for_region(settings.region)  # a malformed region: InputError, exit 2
         if mode == "rehearse":
             commands: tuple[tuple[str, ...], ...] = (
                 (
@@ -102,8 +105,16 @@ def summary(results: Sequence[tuple[RegionRun, int, float]], dry_run: bool) -> l
     return lines
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with one-line usage errors (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m localapi regions",
         description="Rehearse or deploy the stack in several regions (one samconfig env each).",
     )

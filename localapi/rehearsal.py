@@ -24,7 +24,8 @@ template, and every check reads live resources (``where`` = ``aws``).
 
 Usage::
 
-    python -m localapi.rehearsal [--template T] [--stack-name S] [--keep] [--report FILE]
+    python -m localapi.rehearsal [--template T] [--stack-name S] [--config-env E]
+                                 [--region R] [--keep] [--report FILE]
     AWS_SAM_STACK_NAME=secure-api-dev python -m localapi.rehearsal --report out/live.json
 
 Exit codes: 0 every check that ran passed (and at least one ran); 1 a step or a
@@ -57,6 +58,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localapi.moto_server import MotoServer
 from policy_gen.config import load_environment
+from policy_gen.errors import InputError
 from policy_gen.inject import write_atomically
 from policy_gen.partitions import partition_for_region
 from policy_gen.template import load_template
@@ -1998,6 +2000,15 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _region(text: str) -> str:
+    """A well-formed region name, checked before the emulator starts (exit 2 otherwise)."""
+    try:
+        partition_for_region(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m localapi.rehearsal",
@@ -2031,6 +2042,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--region",
+        type=_region,
         default=EMULATOR_REGION,
         help=f"the emulated region (default {EMULATOR_REGION}); one rehearsal per region",
     )

@@ -32,6 +32,49 @@ def test_two_environments_in_one_region_are_refused() -> None:
         plan(("default", "prod"), "deploy", ROOT / "samconfig.toml", Path("build"))
 
 
+def test_malformed_region_in_samconfig_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "samconfig.toml"
+    config.write_text(
+        'version = 0.1\n[x.global.parameters]\nregion = "eu west 1"\nstack_name = "s"\n'
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localapi",
+            "regions",
+            "--envs",
+            "x",
+            "--dry-run",
+            "--config-file",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "localapi regions: error: invalid region 'eu west 1': expected a region name such as "
+        "us-east-1, cn-north-1 or us-gov-west-1"
+    ]
+    assert result.stdout == ""
+
+
+def test_bad_usage_is_one_line_exit_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "localapi", "regions", "--envs", "x", "--mode", "bogus"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "invalid choice: 'bogus'" in result.stderr
+
+
 def test_rehearsal_in_each_region_renders_that_regions_policy(tmp_path: Path) -> None:
     result = subprocess.run(
         [

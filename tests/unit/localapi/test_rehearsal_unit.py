@@ -385,6 +385,19 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "see --help" in capsys.readouterr().err
 
 
+def test_malformed_region_exits_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        rehearsal.main(["--region", "bad region", "--project-root", str(tmp_path)], stream=out)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid region 'bad region'" in err
+    assert len(err.strip().splitlines()) == 1
+    assert out.getvalue() == ""  # no emulator, no step started
+
+
 def test_failed_step_gives_not_run_checks_and_exit_1(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     out = io.StringIO()
