@@ -107,7 +107,8 @@ class WorkerSpec:
         """The worker command line: isolated mode, unbuffered, bytecode cache outside the build."""
         args = [str(self.interpreter), "-I", "-u"]
         if self.pycache_dir is not None:
-            # Lambda's /var/task is read-only; keep __pycache__ out of .aws-sam/build too.
+            # Keep any compile out of .aws-sam/build (Lambda's /var/task is read-only). With a
+            # prefix, Python reads bytecode only there, not the .pyc the build ships.
             args += ["-X", f"pycache_prefix={self.pycache_dir}"]
         return [
             *args,

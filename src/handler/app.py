@@ -16,7 +16,8 @@ Security choices worth knowing before editing:
 * Cold start: the Tracer imports aws-xray-sdk (and, by default, patches botocore, which
   imports it). It is only built when tracing can actually happen - in Lambda and not
   disabled - so local runs, tests and functions with tracing off never import the SDK, and
-  it patches only :data:`TRACE_PATCH_MODULES` (none: this function makes no outbound calls).
+  it patches only :data:`TRACE_PATCH_MODULES` (none: the only outbound call, the optional
+  Secrets Manager read of :mod:`secret_config`, is cached and left untraced).
   When it is built, it is built during init rather than on the first request: the cost is
   the same, and init is what provisioned concurrency and SnapStart pre-pay.
 
@@ -33,6 +34,9 @@ Environment variables (all optional):
 ``POWERTOOLS_TRACE_DISABLED``    ``true`` to skip building the Tracer (and its import cost).
 ``POWERTOOLS_LOGGER_LOG_EVENT``  keep ``false``: ``true`` writes whole events (headers,
                                  API keys, bodies) to the logs.
+``CONFIG_SECRET_ARN``            ARN of a JSON secret read on ``GET /`` (cached); unset: no
+                                 secret, ``config_source`` is ``none``. Values never leave
+                                 the function, only their count (``config_entries``).
 """
 
 from __future__ import annotations
@@ -90,9 +94,10 @@ DEFAULT_METRICS_NAMESPACE: Final = "SecureServerlessApiKit"
 DEFAULT_SERVICE_NAME: Final = "service_undefined"
 
 # Libraries the X-Ray SDK instruments so outbound calls get their own subsegments. Empty:
-# this function makes no outbound calls, and Powertools' default (patch everything that is
-# installed) imports botocore for nothing, about 80-100 ms of cold start. When the function
-# starts calling AWS (boto3) or HTTP APIs, list the libraries here, e.g. ("botocore",).
+# the only outbound call is the optional, cached Secrets Manager read (secret_config), and
+# Powertools' default (patch everything that is installed) imports botocore at init, about
+# 80-100 ms of cold start, even when no secret is configured. To trace AWS (boto3) or HTTP
+# calls, list the libraries here, e.g. ("botocore",).
 TRACE_PATCH_MODULES: Final[tuple[str, ...]] = ()
 
 # Only what a browser client needs: the JSON body type and the API Gateway API key.
