@@ -335,7 +335,12 @@ def precompile(build_dir: Path, interpreters: Sequence[Any]) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """``sam build`` with the right interpreters first on PATH (and, optionally, for this host)."""
-    from localapi.server import HOST_BUILD_MARKER, sam_executable  # noqa: PLC0415
+    from localapi.server import (  # noqa: PLC0415
+        BUILD_DIR,
+        HOST_BUILD_DIR,
+        HOST_BUILD_MARKER,
+        sam_executable,
+    )
 
     template: Path = args.template
     if not template.is_file():
@@ -359,11 +364,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"localapi: {' '.join(['sam', *cmd[1:], *extra])}", flush=True)
         code = subprocess.run([*cmd, *extra], env=env, check=False).returncode
         if code == 0 and not args.no_bytecode:
-            precompile(args.build_dir or Path(".aws-sam") / "build", interpreters)
+            precompile(args.build_dir or BUILD_DIR, interpreters)
         return code
 
     _os, arch = host_platform()
-    build_dir: Path = args.build_dir or Path(".aws-sam") / "build-host"
+    build_dir: Path = args.build_dir or HOST_BUILD_DIR
     with tempfile.TemporaryDirectory(prefix="localapi-host-") as tmp:
         derived = Path(tmp) / "template.yaml"
         targets = host_template(template, arch, derived)

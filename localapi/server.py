@@ -65,7 +65,7 @@ LOG = logging.getLogger("localapi")
 
 #: The SAM CLI version whose internals this module was written and tested against.
 SAM_CLI_VERSION = "1.170.0"
-DEFAULT_TEMPLATE = Path(".aws-sam") / "build" / "template.yaml"
+BUILD_DIR = Path(".aws-sam") / "build"
 HOST_BUILD_DIR = Path(".aws-sam") / "build-host"
 HOST_BUILD_MARKER = "localapi-host-build.json"
 

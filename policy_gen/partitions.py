@@ -193,8 +193,3 @@ def log_group_arn(partition: Partition, region: str, account: str, name: str) ->
 def root_arn(partition: Partition, account: str) -> str:
     """The account principal that keeps the account in control of the key."""
     return f"arn:{partition.name}:iam::{account}:root"
-
-
-def all_logs_principals(region: str) -> set[str]:
-    """Every partition's spelling of the Logs principal for ``region``."""
-    return {logs_principal(p, region) for p in PARTITIONS.values()}
