@@ -94,7 +94,7 @@ def check_template(
             continue
         mine = [group for group in groups if group.key_logical_id == key_id]
         _check_deletion(key_id, key, mine, report)
-        report.keys.append(_check_key(key_id, key, mine, resolver, partition, report))
+        report.keys.append(_check_key(key_id, key, mine, resolver, partition))
     return report
 
 
@@ -224,7 +224,6 @@ def _check_key(
     groups: list[EncryptedLogGroup],
     resolver: Resolver,
     partition: Partition,
-    report: TemplateReport,
 ) -> KeyCheck:
     names = [group.name for group in groups if isinstance(group.name, str)]
     if not names:
