@@ -16,9 +16,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-# moto's default account and the region the embedded default uses.
-EMULATOR_ACCOUNT = "123456789012"
-EMULATOR_REGION = "us-east-1"
+# The rehearsal's own account and default region, so the policy rendered here is the
+# one the rehearsal step deploys.
+from localapi.rehearsal import EMULATOR_ACCOUNT, EMULATOR_REGION
+
 DEMO_API_KEY = "local-dev-key"
 
 CURL_HINT = (
