@@ -39,6 +39,9 @@ class RegionRun:
 def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) -> list[RegionRun]:
     """The commands for each environment, read from samconfig.toml (never retyped)."""
     python = sys.executable
+    # The pinned SAM CLI beside this interpreter (make setup installs it), else PATH's.
+    beside = Path(python).parent / "sam"
+    sam = str(beside) if beside.is_file() else "sam"
     runs = []
     for env in envs:
         settings = load_environment(config_file, env)
@@ -66,7 +69,7 @@ def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) ->
             commands = (
                 (python, "-m", "policy_gen", "render", "--config-env", env),
                 (python, "-m", "localapi", "build", "--config-env", env),
-                ("sam", "deploy", "--config-env", env),
+                (sam, "deploy", "--config-env", env),
             )
         runs.append(RegionRun(env, settings.region, settings.stack_name, commands))
     regions = [run.region for run in runs]
@@ -88,7 +91,11 @@ def execute(runs: Sequence[RegionRun], dry_run: bool) -> list[tuple[RegionRun, i
         for command in run.commands:
             print("    $ " + " ".join(command), flush=True)
             if not dry_run:
-                code = subprocess.call(list(command))
+                try:
+                    code = subprocess.call(list(command))
+                except OSError as error:  # e.g. no sam on PATH: one line, not a traceback
+                    print(f"    cannot run {command[0]}: {error.strerror}", flush=True)
+                    code = 127
                 if code != 0:
                     break
         results.append((run, code, time.monotonic() - started))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localapi.regions import plan
+from localapi.regions import RegionRun, execute, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVS = ("prod-us-east-1", "prod-eu-west-1")
@@ -22,7 +22,21 @@ def test_deploy_plan_comes_from_samconfig() -> None:
         ("prod-eu-west-1", "eu-west-1", "secure-api-prod"),
     ]
     assert runs[1].commands[0][-3:] == ("render", "--config-env", "prod-eu-west-1")
-    assert runs[1].commands[-1] == ("sam", "deploy", "--config-env", "prod-eu-west-1")
+    sam, *deploy = runs[1].commands[-1]
+    assert Path(sam).name == "sam"
+    assert deploy == ["deploy", "--config-env", "prod-eu-west-1"]
+
+
+def test_a_missing_tool_fails_that_region_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "no-such-sam")
+    run = RegionRun("e", "eu-west-1", "s", ((missing, "deploy"), ("never", "reached")))
+    [(_, code, _)] = execute([run], dry_run=False)
+    assert code == 127
+    out = capsys.readouterr().out
+    assert f"cannot run {missing}: No such file or directory" in out
+    assert "never reached" not in out
 
 
 def test_two_environments_in_one_region_are_refused() -> None:
