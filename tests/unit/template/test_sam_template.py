@@ -176,6 +176,15 @@ def test_alarms_cover_errors_throttles_5xx_and_p99(cfn: dict[str, Any]) -> None:
 def test_account_role_only_when_asked(monkeypatch_module: pytest.MonkeyPatch) -> None:
     cfn = _transformed({"CreateApiGatewayAccountRole": "true"})
     assert cfn["Resources"]["ApiGatewayAccount"]["Condition"] == "CreateAccountRole"
+    # A region-wide setting: it and its role outlive the stack, and the role may
+    # write to this account's log groups in this region only (never Resource "*").
+    role = cfn["Resources"]["ApiGatewayCloudWatchRole"]
+    for resource in (role, cfn["Resources"]["ApiGatewayAccount"]):
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+    }
     assert cfn["Resources"]["Api"]["DependsOn"] == "ApiGatewayAccountReady"
 
 
