@@ -61,7 +61,7 @@ from policy_gen.config import load_environment
 from policy_gen.errors import InputError
 from policy_gen.inject import write_atomically
 from policy_gen.partitions import partition_for_region
-from policy_gen.template import load_template
+from policy_gen.template import Resolver, Unresolved, load_template
 
 # --- data tables ---------------------------------------------------------------------
 
@@ -561,106 +561,71 @@ def effective_parameters(template: Mapping[str, Any], values: Mapping[str, str])
 
 
 class TemplateValues:
-    """Evaluates the few intrinsics the template checks need (Ref, GetAtt .Arn of
-    keys and log groups, Sub, Join, Conditions) with the stack's parameters, the
-    pseudo parameters and the stack's physical resource ids."""
+    """The template checks' view of a stack: policy_gen's intrinsic resolver (the
+    one ``render`` and ``check-template`` use) answered with the stack's pseudo
+    parameters, parameters and physical resource ids, read lazily from
+    ``target``. A value CloudFormation alone could know raises ``Unresolvable``
+    rather than coming back as a placeholder."""
 
     def __init__(self, target: StackFacts) -> None:
         self.target = target
-        self.resources: Mapping[str, Any] = (target.transformed or {}).get("Resources") or {}
+        template = target.transformed or {}
+        self.resources: Mapping[str, Any] = template.get("Resources") or {}
+        self._resolver = Resolver(dict(template, Resources=self.resources), deployed=self._deployed)
 
-    def _pseudo(self, name: str) -> str | None:
+    def _deployed(self, name: str, attribute: str | None) -> str | None:
         target = self.target
-        values: dict[str, Callable[[], str]] = {
-            "AWS::Region": lambda: target.region,
-            "AWS::AccountId": target.account,
-            "AWS::Partition": target.partition,
-            "AWS::StackName": lambda: target.stack_name,
-            "AWS::URLSuffix": lambda: "amazonaws.com",
-        }
-        load = values.get(name)
-        return load() if load else None
-
-    def ref(self, name: str) -> str:
-        pseudo = self._pseudo(name)
-        if pseudo is not None:
-            return pseudo
-        parameters = self.target.parameters()
-        if name in parameters:
-            return parameters[name]
-        if name in self.resources:
-            return self.target.physical_id(name)
-        raise Unresolvable(f"Ref {name} names nothing in the template")
-
-    def get_att(self, name: str, attribute: str) -> str:
-        resource = self.resources.get(name)
-        kind = resource.get("Type") if isinstance(resource, dict) else None
+        if attribute is None:
+            pseudo: dict[str, Callable[[], str]] = {
+                "AWS::Region": lambda: target.region,
+                "AWS::AccountId": target.account,
+                "AWS::Partition": target.partition,
+                "AWS::StackName": lambda: target.stack_name,
+                "AWS::URLSuffix": lambda: "amazonaws.com",
+            }
+            if name in pseudo:
+                return pseudo[name]()
+            parameters = target.parameters()
+            if name in parameters:
+                return parameters[name]
+            return target.physical_id(name) if name in self.resources else None
+        kind = (self.resources.get(name) or {}).get("Type")
         if kind == "AWS::KMS::Key" and attribute == "Arn":
-            return self.target.key_arn()
+            return target.key_arn()
         if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
             return (
-                f"arn:{self.target.partition()}:logs:{self.target.region}:"
-                f"{self.target.account()}:log-group:{self.target.physical_id(name)}:*"
+                f"arn:{target.partition()}:logs:{target.region}:"
+                f"{target.account()}:log-group:{target.physical_id(name)}:*"
             )
         raise Unresolvable(f"cannot evaluate Fn::GetAtt {name}.{attribute}")
 
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((function, argument),) = value.items()
-            if function == "Ref":
-                return self.ref(str(argument))
-            if function == "Fn::GetAtt":
-                parts = argument.split(".", 1) if isinstance(argument, str) else argument
-                return self.get_att(str(parts[0]), str(parts[1]))
-            if function == "Fn::Sub":
-                return self._sub(argument)
-            if function == "Fn::Join":
-                delimiter, items = argument
-                return str(delimiter).join(str(self.resolve(item)) for item in items)
-            if function.startswith("Fn::") or function == "Condition":
-                raise Unresolvable(f"cannot evaluate {function}")
-        return {key: self.resolve(item) for key, item in value.items()}
+        try:
+            result = self._resolver.resolve(value)
+        except InputError as error:
+            raise Unresolvable(str(error)) from None
+        unknown = _first_unresolved(result)
+        if unknown is not None:
+            raise Unresolvable(f"cannot evaluate {unknown.expression}")
+        return result
 
     def condition(self, name: str) -> bool:
-        """The value of one of the template's Conditions (Fn::Equals/Not/And/Or)."""
-        conditions = (self.target.transformed or {}).get("Conditions") or {}
-        if name not in conditions:
-            raise Unresolvable(f"no condition {name}")
-        return self._condition_value(conditions[name])
+        """The value of one of the template's Conditions."""
+        try:
+            return self._resolver.condition(name)
+        except InputError as error:
+            raise Unresolvable(str(error)) from None
 
-    def _condition_value(self, value: Any) -> bool:
-        if isinstance(value, dict) and len(value) == 1:
-            ((function, argument),) = value.items()
-            if function == "Condition":
-                return self.condition(str(argument))
-            if function == "Fn::Equals":
-                left, right = (self.resolve(item) for item in argument)
-                return str(left) == str(right)
-            if function == "Fn::Not":
-                return not self._condition_value(argument[0])
-            if function == "Fn::And":
-                return all(self._condition_value(item) for item in argument)
-            if function == "Fn::Or":
-                return any(self._condition_value(item) for item in argument)
-        raise Unresolvable(f"cannot evaluate condition {json.dumps(value)}")
 
-    def _sub(self, argument: Any) -> str:
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in variables:
-                return str(self.resolve(variables[name]))
-            if "." in name and not name.startswith("AWS::"):
-                resource, attribute = name.split(".", 1)
-                return self.get_att(resource, attribute)
-            return self.ref(name)
-
-        return _SUB_VARIABLE.sub(replace, str(text)).replace("${!", "${")
+def _first_unresolved(value: Any) -> Unresolved | None:
+    if isinstance(value, Unresolved):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = _first_unresolved(item)
+        if found is not None:
+            return found
+    return None
 
 
 def template_references(value: Any) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,12 @@ class Unresolved:
         return f"<{self.expression}>"
 
 
+# Facts only a deployment knows (a live stack's parameters, physical ids, ARNs):
+# called with (name, None) for a Ref and (logical id, attribute) for a GetAtt;
+# None means "not known here", and the resolver falls back to the template.
+DeployedValue = Callable[[str, "str | None"], Any]
+
+
 @dataclass
 class Resolver:
     """Evaluates intrinsic functions against parameter values and pseudo parameters.
@@ -187,6 +193,7 @@ class Resolver:
     account: str | None = None
     partition: str | None = None
     stack_name: str | None = None
+    deployed: DeployedValue | None = None
     _active: set[str] = field(default_factory=set)
 
     @classmethod
@@ -229,6 +236,9 @@ class Resolver:
     def ref(self, name: Any) -> Any:
         if not isinstance(name, str):
             raise InputError(f"Ref takes a name: got {json.dumps(name)[:60]}")
+        known = self.deployed(name, None) if self.deployed is not None else None
+        if known is not None:
+            return known
         if name in PSEUDO_PARAMETERS:
             return self.pseudo(name)
         if name in self.parameters:
@@ -348,6 +358,8 @@ def _sub(resolver: Resolver, argument: Any) -> Any:
 
 
 def _get_att(resolver: Resolver, argument: Any) -> Any:
+    if isinstance(argument, str) and "." in argument:
+        argument = argument.split(".", 1)  # the JSON form of the !GetAtt A.B shorthand
     if (
         not isinstance(argument, list)
         or len(argument) != 2
@@ -358,7 +370,8 @@ def _get_att(resolver: Resolver, argument: Any) -> Any:
     resources = resolver.template["Resources"]
     if logical_id not in resources:
         raise InputError(f"Fn::GetAtt on {logical_id!r}: no such resource in the template")
-    return Unresolved(f"GetAtt {logical_id}.{attribute}")
+    known = resolver.deployed(logical_id, attribute) if resolver.deployed is not None else None
+    return known if known is not None else Unresolved(f"GetAtt {logical_id}.{attribute}")
 
 
 def _join(resolver: Resolver, argument: Any) -> Any:

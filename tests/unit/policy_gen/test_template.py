@@ -164,3 +164,25 @@ def test_our_template_names_both_log_groups() -> None:
         ("FunctionLogGroup", "/secure-api-dev/function"),
     ]
     assert all(g.key_logical_id == "LogsKey" and g.key_reference == "arn" for g in groups)
+
+
+def test_deployed_facts_answer_refs_and_getatts_before_the_template() -> None:
+    template = parse_template_text(MINIMAL)
+    asked: list[tuple[str, str | None]] = []
+
+    def deployed(name: str, attribute: str | None) -> str | None:
+        asked.append((name, attribute))
+        return {("Logs", None): "/live/name", ("Key", "Arn"): "arn:aws:kms:eu-west-1:1:key/k"}.get(
+            (name, attribute)
+        )
+
+    r = Resolver(template, {"Env": "dev"}, stack_name="stk", deployed=deployed)
+    assert r.resolve({"Ref": "Logs"}) == "/live/name"
+    assert r.resolve({"Fn::GetAtt": "Key.Arn"}) == "arn:aws:kms:eu-west-1:1:key/k"
+    assert r.resolve({"Fn::Sub": "${Key.Arn}|${AWS::StackName}"}) == (
+        "arn:aws:kms:eu-west-1:1:key/k|stk"
+    )
+    # Unknown to the deployment: the template's own answer, or Unresolved.
+    assert r.resolve({"Ref": "ById"}) == "by-id"
+    assert isinstance(r.resolve({"Fn::GetAtt": ["Logs", "Arn"]}), Unresolved)
+    assert ("Logs", "Arn") in asked
