@@ -26,6 +26,7 @@ from localapi.runtime import (
     iter_python_runtimes,
     normalize_arch,
 )
+from policy_gen.errors import OneLineArgumentParser
 
 EXIT_USAGE = 2
 EXIT_START_FAILED = 1
@@ -73,21 +74,14 @@ def _port(text: str) -> int:
     return value
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line (no usage dump) and exit 2."""
-
-    def error(self, message: str) -> Any:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The CLI: ``serve`` and ``build``."""
-    parser = _Parser(
+    parser = OneLineArgumentParser(
         prog="python -m localapi",
         description="Serve the SAM-built REST API on 127.0.0.1 like `sam local start-api`, without Docker.",
     )
     parser.add_argument("--version", action="version", version=f"localapi {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
 
     serve = sub.add_parser(
         "serve",
@@ -335,12 +329,8 @@ def precompile(build_dir: Path, interpreters: Sequence[Any]) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """``sam build`` with the right interpreters first on PATH (and, optionally, for this host)."""
-    from localapi.server import (  # noqa: PLC0415
-        BUILD_DIR,
-        HOST_BUILD_DIR,
-        HOST_BUILD_MARKER,
-        sam_executable,
-    )
+    from localapi.runtime import sam_executable  # noqa: PLC0415
+    from localapi.server import BUILD_DIR, HOST_BUILD_DIR, HOST_BUILD_MARKER  # noqa: PLC0415
 
     template: Path = args.template
     if not template.is_file():

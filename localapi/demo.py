@@ -16,9 +16,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from localapi.rehearsal import EMULATOR_ACCOUNT, EMULATOR_REGION
+
 # The rehearsal's own account and default region, so the policy rendered here is the
 # one the rehearsal step deploys.
-from localapi.rehearsal import EMULATOR_ACCOUNT, EMULATOR_REGION
+from policy_gen.errors import OneLineArgumentParser
 
 DEMO_API_KEY = "local-dev-key"
 
@@ -86,7 +88,7 @@ def run_steps(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="python -m localapi demo",
         description=(
             "Render and validate the KMS key policy for the embedded default account, build "

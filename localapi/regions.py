@@ -14,17 +14,16 @@ Modes:
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
+from localapi.runtime import LocalApiError, sam_executable
 from policy_gen.config import load_environment
-from policy_gen.errors import InputError
+from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import partition_for_region
 
 
@@ -39,9 +38,10 @@ class RegionRun:
 def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) -> list[RegionRun]:
     """The commands for each environment, read from samconfig.toml (never retyped)."""
     python = sys.executable
-    # The pinned SAM CLI beside this interpreter (make setup installs it), else PATH's.
-    beside = Path(python).parent / "sam"
-    sam = str(beside) if beside.is_file() else "sam"
+    try:
+        sam = sam_executable()
+    except LocalApiError:
+        sam = "sam"  # not installed: each region then fails with one line when it runs
     runs = []
     for env in envs:
         settings = load_environment(config_file, env)
@@ -112,16 +112,8 @@ def summary(results: Sequence[tuple[RegionRun, int, float]], dry_run: bool) -> l
     return lines
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with one-line usage errors (no usage dump) and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        raise SystemExit(2)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(
+    parser = OneLineArgumentParser(
         prog="python -m localapi regions",
         description="Rehearse or deploy the stack in several regions (one samconfig env each).",
     )

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NoReturn, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 import boto3
 import yaml
@@ -57,8 +57,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from localapi.moto_server import MotoServer
+from localapi.runtime import LocalApiError
+from localapi.runtime import sam_executable as runtime_sam_executable
 from policy_gen.config import load_environment
-from policy_gen.errors import InputError
+from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.inject import write_atomically
 from policy_gen.partitions import partition_for_region
 from policy_gen.template import Resolver, Unresolved, load_template
@@ -1242,14 +1244,11 @@ def moto_error(log: Path) -> str | None:
 
 
 def sam_executable() -> str:
-    """The pinned SAM CLI beside this interpreter (the venv's), else the one on PATH."""
-    beside = Path(sys.executable).parent / "sam"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("sam")
-    if found is None:
-        raise StepFailed("SAM CLI not found: install the dev dependencies (make setup)")
-    return found
+    """The pinned SAM CLI (see ``localapi.runtime.sam_executable``), as a step failure."""
+    try:
+        return runtime_sam_executable()
+    except LocalApiError as error:
+        raise StepFailed(str(error)) from None
 
 
 def emulator_env(
@@ -1957,14 +1956,6 @@ def summary_line(report: Report) -> str:
 # --- command line -------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with one-line usage errors and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        raise SystemExit(2)
-
-
 def _region(text: str) -> str:
     """A well-formed region name, checked before the emulator starts (exit 2 otherwise)."""
     try:
@@ -1975,7 +1966,7 @@ def _region(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineArgumentParser(
         prog="python -m localapi.rehearsal",
         description=(
             "Deploy the built stack to an embedded AWS emulator (moto on localhost) with the "

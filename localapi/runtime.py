@@ -457,3 +457,14 @@ def iter_python_runtimes(runtimes: Iterable[str | None]) -> list[str]:
         if runtime and _RUNTIME_RE.match(runtime) and runtime not in seen:
             seen.append(runtime)
     return seen
+
+
+def sam_executable() -> str:
+    """The pinned ``sam`` beside this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "sam"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("sam")
+    if found is None:
+        raise LocalApiError("the sam CLI is not installed (pip install -e '.[dev]')")
+    return found

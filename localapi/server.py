@@ -59,6 +59,7 @@ from localapi.runtime import (
     cached_interpreter,
     check_architecture,
     runtime_version,
+    sam_executable,
 )
 
 LOG = logging.getLogger("localapi")
@@ -214,17 +215,6 @@ def docker_available(timeout_s: float = 3.0) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
-
-
-def sam_executable() -> str:
-    """The pinned ``sam`` beside this interpreter (the venv's), else the one on PATH."""
-    beside = Path(sys.executable).parent / "sam"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("sam")
-    if found is None:
-        raise LocalApiError("the sam CLI is not installed (pip install -e '.[dev]')")
-    return found
 
 
 @dataclass

@@ -14,10 +14,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from policy_gen import __version__
-from policy_gen.errors import InputError
+from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import (
     ANY_REGION_PATTERN,
     Partition,
@@ -30,14 +30,6 @@ from policy_gen.partitions import (
 MAX_POLICY_BYTES = 1_048_576
 DEFAULT_CHECK_ACCOUNT = "123456789012"
 DEFAULT_CHECK_REGION = "us-east-1"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        raise SystemExit(2)
 
 
 # --- input helpers ---------------------------------------------------------------
@@ -472,7 +464,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineArgumentParser(
         prog="policy_gen",
         description=(
             "Render, prove and inject the KMS key policy that lets CloudWatch Logs encrypt "
@@ -480,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"policy_gen {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=OneLineArgumentParser
+    )
 
     render = commands.add_parser(
         "render",
