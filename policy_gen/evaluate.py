@@ -103,8 +103,17 @@ VARIABLES_VERSION = "2012-10-17"
 KNOWN_VERSIONS = frozenset({"2012-10-17", "2008-10-17"})
 DOCUMENT_ELEMENTS = frozenset({"Version", "Id", "Statement"})
 STATEMENT_ELEMENTS = frozenset(
-    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
-     "NotResource", "Condition"}
+    {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    }
 )
 PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
 ACCOUNT = re.compile(r"[0-9]{12}")
@@ -441,8 +450,9 @@ def _binary(text: str) -> bytes | None:
 Compare = Callable[[Components, str], bool]
 
 
-def _ordered(parse: Callable[[str], Decimal | None],
-             relation: Callable[[Decimal, Decimal], bool]) -> Compare:
+def _ordered(
+    parse: Callable[[str], Decimal | None], relation: Callable[[Decimal, Decimal], bool]
+) -> Compare:
     """Numeric/Date comparison ``request <relation> policy`` after parsing both."""
 
     def compare(policy: Components, request: str) -> bool:
@@ -490,15 +500,19 @@ def _arn_like(policy: Components, request: str) -> bool:
 def _operators() -> dict[str, Operator]:
     """The base operators by lower-cased name; negated ones reuse the positive test."""
     relations = {
-        "Equals": operator.eq, "LessThan": operator.lt, "LessThanEquals": operator.le,
-        "GreaterThan": operator.gt, "GreaterThanEquals": operator.ge,
+        "Equals": operator.eq,
+        "LessThan": operator.lt,
+        "LessThanEquals": operator.le,
+        "GreaterThan": operator.gt,
+        "GreaterThanEquals": operator.ge,
     }
     table = [
         Operator("StringEquals", _string_equals, variables=True),
         Operator("StringNotEquals", _string_equals, negated=True, variables=True),
         Operator("StringEqualsIgnoreCase", _string_equals_ignore_case, variables=True),
-        Operator("StringNotEqualsIgnoreCase", _string_equals_ignore_case, negated=True,
-                 variables=True),
+        Operator(
+            "StringNotEqualsIgnoreCase", _string_equals_ignore_case, negated=True, variables=True
+        ),
         Operator("StringLike", _string_like, variables=True),
         Operator("StringNotLike", _string_like, negated=True, variables=True),
         Operator("NumericNotEquals", _ordered(_number, operator.eq), negated=True),
@@ -616,8 +630,11 @@ def _parse_principal(statement: Mapping[str, object], out: _Collector) -> Princi
     """The Principal/NotPrincipal element, or None (and a broken statement)."""
     present = [name for name in ("Principal", "NotPrincipal") if name in statement]
     if len(present) != 1:
-        out.fail("both Principal and NotPrincipal" if present else
-                 "missing Principal: a key policy statement must name its principals")
+        out.fail(
+            "both Principal and NotPrincipal"
+            if present
+            else "missing Principal: a key policy statement must name its principals"
+        )
         return None
     element = present[0]
     value = statement[element]
@@ -625,7 +642,7 @@ def _parse_principal(statement: Mapping[str, object], out: _Collector) -> Princi
     if value == "*":
         return PrincipalSpec(negated, True, ())
     if not isinstance(value, Mapping):
-        out.fail(f"{element} must be \"*\" or an object such as {{\"AWS\": ...}}")
+        out.fail(f'{element} must be "*" or an object such as {{"AWS": ...}}')
         return None
     if not value:
         out.warn(f"{element} is empty: it names nobody")
@@ -644,8 +661,9 @@ def _parse_principal(statement: Mapping[str, object], out: _Collector) -> Princi
             if kind == "AWS" and name == "*":
                 everyone = True
                 continue
-            problem = (_aws_entry_problem(name) if kind == "AWS"
-                       else _named_entry_problem(kind, name))
+            problem = (
+                _aws_entry_problem(name) if kind == "AWS" else _named_entry_problem(kind, name)
+            )
             if problem:
                 out.warn(problem)
             else:
@@ -653,14 +671,18 @@ def _parse_principal(statement: Mapping[str, object], out: _Collector) -> Princi
     return PrincipalSpec(negated, everyone, tuple(entries))
 
 
-def _parse_pair(statement: Mapping[str, object], name: str,
-                out: _Collector) -> tuple[tuple[str, ...], bool]:
+def _parse_pair(
+    statement: Mapping[str, object], name: str, out: _Collector
+) -> tuple[tuple[str, ...], bool]:
     """Action/NotAction or Resource/NotResource: (values, negated)."""
     negated_name = f"Not{name}"
     present = [n for n in (name, negated_name) if n in statement]
     if len(present) != 1:
-        out.fail(f"both {name} and {negated_name}" if present else
-                 f"missing {name}/{negated_name}: KMS accepts it but the statement has no effect")
+        out.fail(
+            f"both {name} and {negated_name}"
+            if present
+            else f"missing {name}/{negated_name}: KMS accepts it but the statement has no effect"
+        )
         return (), False
     values = _strings(statement[present[0]])
     if values is None or not values:
@@ -676,8 +698,9 @@ def _check_actions(actions: tuple[str, ...], out: _Collector) -> None:
             out.warn(f"action {action!r} has no service prefix (kms:...): it matches nothing")
 
 
-def _parse_condition_values(op_name: str, parsed: _OperatorName, key: str, raw: object,
-                            out: _Collector) -> Condition | None:
+def _parse_condition_values(
+    op_name: str, parsed: _OperatorName, key: str, raw: object, out: _Collector
+) -> Condition | None:
     """One key's values; only a wrong JSON type breaks the statement."""
     values = _scalars(raw)
     if values is None:
@@ -686,9 +709,10 @@ def _parse_condition_values(op_name: str, parsed: _OperatorName, key: str, raw: 
     if not values:
         out.warn(f"{op_name} {key}: empty list of values")
     if parsed.is_null and any(v.lower() not in ("true", "false") for v in values):
-        out.warn(f"Null {key}: values must be \"true\" or \"false\"")
-    return Condition(op_name, parsed.qualifier, parsed.base, parsed.is_null,
-                     parsed.if_exists, key, values)
+        out.warn(f'Null {key}: values must be "true" or "false"')
+    return Condition(
+        op_name, parsed.qualifier, parsed.base, parsed.is_null, parsed.if_exists, key, values
+    )
 
 
 def _parse_conditions(block: object, out: _Collector) -> tuple[Condition, ...]:
@@ -724,8 +748,11 @@ def _parse_statement(statement: Mapping[str, object], index: int) -> Statement:
             out.fail(f"unknown statement element {element!r}")
     effect = statement.get("Effect")
     if effect not in ("Allow", "Deny"):
-        out.fail("missing Effect" if effect is None else
-                 f"Effect must be \"Allow\" or \"Deny\", not {effect!r}")
+        out.fail(
+            "missing Effect"
+            if effect is None
+            else f'Effect must be "Allow" or "Deny", not {effect!r}'
+        )
     principal = _parse_principal(statement, out)
     actions, not_action = _parse_pair(statement, "Action", out)
     _check_actions(actions, out)
@@ -750,21 +777,28 @@ def _version_problem(document: Mapping[str, object]) -> Problem | None:
     """Only 2012-10-17 has policy variables; anything else but 2008-10-17 is rejected."""
     version = document.get("Version")
     if "Version" not in document:
-        return Problem(None, "missing Version: KMS reads it as 2008-10-17, where policy "
-                             "variables are literal text (use 2012-10-17)")
+        return Problem(
+            None,
+            "missing Version: KMS reads it as 2008-10-17, where policy "
+            "variables are literal text (use 2012-10-17)",
+        )
     if not isinstance(version, str) or version not in KNOWN_VERSIONS:
         return Problem(None, f"unknown Version {version!r}: expected 2012-10-17 or 2008-10-17")
     return None
 
 
-def _statement_list(document: Mapping[str, object], strict: bool,
-                    problems: list[Problem]) -> list[tuple[int, Mapping[str, object]]]:
+def _statement_list(
+    document: Mapping[str, object], strict: bool, problems: list[Problem]
+) -> list[tuple[int, Mapping[str, object]]]:
     """The statements with their indexes; lenient mode reports what strict mode raises."""
     raw = document.get("Statement")
     items = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else None
     if items is None or not all(isinstance(item, Mapping) for item in items):
-        message = ("missing Statement" if "Statement" not in document else
-                   "Statement must be an object or a list of objects")
+        message = (
+            "missing Statement"
+            if "Statement" not in document
+            else "Statement must be an object or a list of objects"
+        )
         if strict:
             raise PolicyError(f"invalid key policy: {message}")
         problems.append(Problem(None, message))
@@ -795,8 +829,14 @@ def _parse(document: object, strict: bool) -> Policy:
         if statement.sid is not None and statement.sid in sids:
             # IAM (Sid element): "the Sid value must be unique within a JSON policy";
             # the statement still counts, but results would name two statements alike.
-            problems.append(Problem(statement.sid, _one_line(
-                f"duplicate Sid {statement.sid!r}: a Sid must be unique within a policy")))
+            problems.append(
+                Problem(
+                    statement.sid,
+                    _one_line(
+                        f"duplicate Sid {statement.sid!r}: a Sid must be unique within a policy"
+                    ),
+                )
+            )
         elif statement.sid is not None:
             sids[statement.sid] = None
     version = document.get("Version")
@@ -892,8 +932,11 @@ def _role_name(arn: _Arn) -> str | None:
 
 def _account_entry_matches(account: str, partition: str | None, caller: _Arn) -> bool:
     """An account principal contains every IAM and STS principal of that account."""
-    return (caller.service in ("iam", "sts") and caller.account == account
-            and (partition is None or caller.partition == partition))
+    return (
+        caller.service in ("iam", "sts")
+        and caller.account == account
+        and (partition is None or caller.partition == partition)
+    )
 
 
 def _aws_entry_matches(entry: str, caller: _Caller, key_partition: str | None) -> bool:
@@ -927,8 +970,9 @@ def _entry_matches(kind: str, entry: str, caller: _Caller, key_partition: str | 
     return entry == caller.text
 
 
-def _not_principal_excludes(spec: PrincipalSpec, caller: _Caller,
-                            key_partition: str | None) -> bool:
+def _not_principal_excludes(
+    spec: PrincipalSpec, caller: _Caller, key_partition: str | None
+) -> bool:
     """Whether NotPrincipal names every identity AWS checks for this caller.
 
     The NotPrincipal page: AWS "might validate the account first and then the user",
@@ -941,8 +985,9 @@ def _not_principal_excludes(spec: PrincipalSpec, caller: _Caller,
     """
     arn = caller.arn
     if caller.kind != "arn" or arn is None or arn.service not in ("iam", "sts"):
-        return any(_entry_matches(kind, entry, caller, key_partition)
-                   for kind, entry in spec.entries)
+        return any(
+            _entry_matches(kind, entry, caller, key_partition) for kind, entry in spec.entries
+        )
     aws = [entry for kind, entry in spec.entries if kind == "AWS"]
     root = _caller(f"arn:{arn.partition}:iam::{arn.account}:root", key_partition)
     if not any(_aws_entry_matches(entry, root, key_partition) for entry in aws):
@@ -961,10 +1006,15 @@ def _not_principal_excludes(spec: PrincipalSpec, caller: _Caller,
 def _names_role(entry: str, role: _Caller) -> bool:
     """A role entry names this role (a path in either ARN does not change the role)."""
     target = _parse_arn(entry)
-    return (role.arn is not None and target is not None and target.service == "iam"
-            and target.resource.startswith("role/") and role.arn.resource.startswith("role/")
-            and (target.partition, target.account) == (role.arn.partition, role.arn.account)
-            and _role_name(target) == _role_name(role.arn))
+    return (
+        role.arn is not None
+        and target is not None
+        and target.service == "iam"
+        and target.resource.startswith("role/")
+        and role.arn.resource.startswith("role/")
+        and (target.partition, target.account) == (role.arn.partition, role.arn.account)
+        and _role_name(target) == _role_name(role.arn)
+    )
 
 
 def _principal_matches(spec: PrincipalSpec, caller: _Caller, key_partition: str | None) -> bool:
@@ -976,8 +1026,9 @@ def _principal_matches(spec: PrincipalSpec, caller: _Caller, key_partition: str 
     )
 
 
-def statement_principal_matches(statement: Statement | Mapping[str, object],
-                                principal: str) -> bool:
+def statement_principal_matches(
+    statement: Statement | Mapping[str, object], principal: str
+) -> bool:
     """Whether the statement's Principal/NotPrincipal covers ``principal``.
 
     Only the principal is tested (not action, resource or conditions). A 12-digit
@@ -1014,8 +1065,12 @@ def _principal_type(arn: _Arn) -> str | None:
     """aws:PrincipalType as the policy-variables page tabulates it."""
     if arn.service == "iam" and arn.resource == "root":
         return "Account"
-    kinds = {("iam", "user"): "User", ("iam", "role"): "AssumedRole",
-             ("sts", "assumed-role"): "AssumedRole", ("sts", "federated-user"): "FederatedUser"}
+    kinds = {
+        ("iam", "user"): "User",
+        ("iam", "role"): "AssumedRole",
+        ("sts", "assumed-role"): "AssumedRole",
+        ("sts", "federated-user"): "FederatedUser",
+    }
     return kinds.get((arn.service, arn.resource.split("/", 1)[0]))
 
 
@@ -1032,13 +1087,17 @@ def _derived_context(caller: _Caller) -> Context:
     if caller.kind == "anonymous":
         return {}
     if caller.kind == "name":
-        return {"aws:principalservicename": (caller.text,),
-                "aws:principalservicenameslist": (caller.text,),
-                "aws:principalisawsservice": ("true",)}
+        return {
+            "aws:principalservicename": (caller.text,),
+            "aws:principalservicenameslist": (caller.text,),
+            "aws:principalisawsservice": ("true",),
+        }
     assert caller.arn is not None
     arn = caller.arn
-    context: Context = {"aws:principalarn": (_principal_arn(caller, arn),),
-                        "aws:principalisawsservice": ("false",)}
+    context: Context = {
+        "aws:principalarn": (_principal_arn(caller, arn),),
+        "aws:principalisawsservice": ("false",),
+    }
     if ACCOUNT.fullmatch(arn.account):
         context["aws:principalaccount"] = (arn.account,)
         context["kms:calleraccount"] = (arn.account,)
@@ -1075,7 +1134,7 @@ def _request_context(request: Request, caller: _Caller) -> Context:
     for key, values in supplied.items():
         context[str(key).lower()] = _context_values(values)
         if str(key).lower().startswith(ENCRYPTION_CONTEXT_PREFIX):
-            ec_names.append(str(key)[len(ENCRYPTION_CONTEXT_PREFIX):])
+            ec_names.append(str(key)[len(ENCRYPTION_CONTEXT_PREFIX) :])
     action = str(request.action)
     if is_known_action(action) and not action_takes_encryption_context(action):
         context = {k: v for k, v in context.items() if not _is_encryption_context_key(k)}

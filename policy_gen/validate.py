@@ -342,8 +342,12 @@ def _check_overbroad(policy: Policy, target: Target, report: Report) -> None:
     arns.append(target.log_group_arn("/some/other/log-group"))
     for pattern in _context_arn_candidates(policy):
         for arn in instantiate_arn(pattern, target, prefer_foreign=False):
-            if (_arn_account(arn) == target.account and arn not in named and arn not in arns
-                    and _is_log_group_arn(arn)):
+            if (
+                _arn_account(arn) == target.account
+                and arn not in named
+                and arn not in arns
+                and _is_log_group_arn(arn)
+            ):
                 arns.append(arn)
     for arn in arns:
         simulation = _simulate(
@@ -627,8 +631,9 @@ def instantiate_arn(pattern: str, target: Target, *, prefer_foreign: bool) -> li
     if len(parts) != 6:
         return []
     account_pattern = parts[4]
-    foreign = _foreign_account_like(account_pattern, target) if _has_wildcard(
-        account_pattern) else None
+    foreign = (
+        _foreign_account_like(account_pattern, target) if _has_wildcard(account_pattern) else None
+    )
     accounts = [foreign or target.outsider_account(), target.account]
     if not prefer_foreign:
         accounts.reverse()
