@@ -279,24 +279,26 @@ def test_render_policy_to_stdout_is_valid_json() -> None:
     assert f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/other-stack/function" in arns
 
 
-def test_check_template_passes_on_our_template_with_the_rendered_policy(tmp_path: Path) -> None:
+@pytest.fixture
+def rendered_params(tmp_path: Path) -> Path:
+    """params for secure-api-dev in eu-west-1, written by `render` as users run it."""
     params = tmp_path / "p.yaml"
-    assert (
-        run(
-            "render", "--account", ACCOUNT, "--region", "eu-west-1", "--out", str(params)
-        ).returncode
-        == 0
-    )
-    result = run(
-        "check-template",
-        "template.yaml",
-        "--stack-name",
-        "secure-api-dev",
-        "--parameter-overrides",
-        f"file://{params}",
-        "--format",
-        "json",
-    )
+    result = run("render", "--account", ACCOUNT, "--region", "eu-west-1", "--out", str(params))
+    assert result.returncode == 0, result.stderr
+    return params
+
+
+def check_template(params: Path, stack_name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        "check-template", "template.yaml", "--stack-name", stack_name,
+        "--parameter-overrides", f"file://{params}", *extra,
+    )  # fmt: skip
+
+
+def test_check_template_passes_on_our_template_with_the_rendered_policy(
+    rendered_params: Path,
+) -> None:
+    result = check_template(rendered_params, "secure-api-dev", "--format", "json")
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["valid"] is True and data["findings"] == []
@@ -306,21 +308,7 @@ def test_check_template_passes_on_our_template_with_the_rendered_policy(tmp_path
     ]
 
 
-def test_check_template_for_another_stack_name_finds_logs_denied(tmp_path: Path) -> None:
-    params = tmp_path / "p.yaml"
-    assert (
-        run(
-            "render", "--account", ACCOUNT, "--region", "eu-west-1", "--out", str(params)
-        ).returncode
-        == 0
-    )
-    result = run(
-        "check-template",
-        "template.yaml",
-        "--stack-name",
-        "renamed",
-        "--parameter-overrides",
-        f"file://{params}",
-    )
+def test_check_template_for_another_stack_name_finds_logs_denied(rendered_params: Path) -> None:
+    result = check_template(rendered_params, "renamed")
     assert result.returncode == 1
     assert "LOGS_DENIED" in result.stdout
