@@ -54,14 +54,13 @@ class TemplateReport:
         return found
 
     def strict(self) -> TemplateReport:
-        promoted = TemplateReport(
-            [(r, Finding(f.code, "error", f.message, f.statement)) for r, f in self.findings],
+        return TemplateReport(
+            [(resource, finding.as_error()) for resource, finding in self.findings],
             [
                 KeyCheck(k.logical_id, k.log_groups, k.report.strict() if k.report else None)
                 for k in self.keys
             ],
         )
-        return promoted
 
     def as_json(self) -> dict[str, Any]:
         return {

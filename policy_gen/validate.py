@@ -111,6 +111,10 @@ class Finding:
     message: str
     statement: str | None = None
 
+    def as_error(self) -> Finding:
+        """The same finding as an error (``--strict``)."""
+        return Finding(self.code, "error", self.message, self.statement)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
@@ -157,8 +161,7 @@ class Report:
 
     def strict(self) -> Report:
         """The same report with every warning promoted to an error."""
-        promoted = [Finding(f.code, "error", f.message, f.statement) for f in self.findings]
-        return Report(promoted, list(self.simulations))
+        return Report([f.as_error() for f in self.findings], list(self.simulations))
 
     def as_json(self) -> dict[str, Any]:
         return {
