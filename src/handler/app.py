@@ -505,6 +505,10 @@ def _fallback_response(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# Headers this function always sets itself, lower-cased (computed once, not per request).
+_OWNED_HEADERS: Final = frozenset({name.lower() for name in SECURITY_HEADERS} | {"content-type"})
+
+
 def _apply_standard_headers(response: dict[str, Any]) -> None:
     """Force the JSON content type and the security headers onto any response.
 
@@ -512,8 +516,7 @@ def _apply_standard_headers(response: dict[str, Any]) -> None:
     including Powertools' CORS preflight answer and the last-resort 500.
     """
     headers: dict[str, list[str]] = response.setdefault("multiValueHeaders", {})
-    owned = {name.lower() for name in SECURITY_HEADERS} | {"content-type"}
-    for name in [name for name in headers if name.lower() in owned]:
+    for name in [name for name in headers if name.lower() in _OWNED_HEADERS]:
         del headers[name]
     for name, value in SECURITY_HEADERS.items():
         headers[name] = [value]
