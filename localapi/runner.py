@@ -56,6 +56,8 @@ INIT_TIMEOUT_S = 10.0
 QUEUE_SLACK_S = 5.0
 
 Status = Literal["ok", "error", "timeout", "crash", "busy", "shutdown"]
+# How long one wait for a worker's answer lasts before checking whether it was killed.
+_READ_SLICE_S = 0.1
 
 
 class WorkerStartError(Exception):
@@ -210,11 +212,25 @@ class Worker:
     # -- frames with a deadline -------------------------------------------------
 
     def _read_exact(self, size: int, deadline: float) -> bytes:
+        """Read ``size`` bytes before ``deadline``, or give up once the worker is killed.
+
+        Waits in short slices: ``close()`` kills a busy worker from another thread and
+        closes our pipe end, and a wait on a closed descriptor would otherwise sleep out
+        the whole function timeout (the fd silently leaves the epoll set).
+        """
         buf = bytearray()
         while len(buf) < size:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._selector.select(remaining):
+            if remaining <= 0:
                 raise _Timeout
+            if self._closed:
+                raise protocol.ProtocolError("worker stopped")
+            try:
+                ready = self._selector.select(min(remaining, _READ_SLICE_S))
+            except (OSError, ValueError):  # the selector was closed under us
+                raise protocol.ProtocolError("worker stopped") from None
+            if not ready:
+                continue
             chunk = os.read(self._resp_r, size - len(buf))
             if not chunk:
                 raise protocol.ProtocolError("pipe closed")
