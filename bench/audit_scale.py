@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from localapi.moto_server import EmulatorError, MotoServer  # noqa: E402
 from policy_gen import audit as audit_module  # noqa: E402
-from policy_gen.inject import write_atomically  # noqa: E402
 from policy_gen.partitions import get_partition  # noqa: E402
 from policy_gen.render import render_policy  # noqa: E402
+from sam_project.files import write_atomically  # noqa: E402
 
 ACCOUNT = "123456789012"  # moto's default
 REGION = "us-east-1"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from bench.figures.common import (
     say,
 )
 from bench.figures.report import Report
+from sam_project.files import write_atomically
 
 SECTIONS = ("cold", "request", "package", "localapi", "policy")
 
@@ -92,12 +92,6 @@ class Plan:
             policy_repeats=min(n, 5),
             validate_budget_s=1.0,
         )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def ensure_build() -> None:

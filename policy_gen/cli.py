@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,13 +17,8 @@ from typing import Any
 
 from policy_gen import __version__
 from policy_gen.errors import InputError, OneLineArgumentParser
-from policy_gen.partitions import (
-    ANY_REGION_PATTERN,
-    Partition,
-    check_account,
-    get_partition,
-    partition_for_region,
-)
+from policy_gen.partitions import check_account, resolve_partition
+from sam_project.overrides import parse_parameter_overrides
 
 # A KMS key policy is at most 32 KiB; anything far larger is not a policy.
 MAX_POLICY_BYTES = 1_048_576
@@ -75,30 +69,6 @@ def read_policy(source: str) -> object:
     return document
 
 
-def resolve_partition(name: str | None, region: str, logs_principal: str | None) -> Partition:
-    """The partition for ``region``: named, inferred from the region, or ad hoc
-    (an unknown partition is accepted only with an explicit Logs principal)."""
-    if name is None:
-        return partition_for_region(region)
-    try:
-        return get_partition(name)
-    except InputError:
-        if logs_principal is None:
-            raise
-    prefix = f"logs.{region}."
-    if not logs_principal.startswith(prefix):
-        raise InputError(
-            f"invalid --logs-principal {logs_principal!r}: expected logs.{region}.<dns suffix>"
-        )
-    return Partition(
-        name=name,
-        region_pattern=ANY_REGION_PATTERN,
-        principal_suffix=logs_principal[len(prefix) :],
-        known_regions=frozenset(),
-        principal_source="given on the command line",
-    )
-
-
 def parse_context(items: Sequence[str]) -> dict[str, list[str]]:
     """``KEY=VALUE`` items; a key given twice becomes multi-valued."""
     context: dict[str, list[str]] = {}
@@ -108,55 +78,6 @@ def parse_context(items: Sequence[str]) -> dict[str, list[str]]:
             raise InputError(f"invalid --context {item!r}: expected KEY=VALUE")
         context.setdefault(key.strip(), []).append(value)
     return context
-
-
-def parse_parameter_overrides(items: Sequence[str]) -> dict[str, str]:
-    """``K=V`` items and ``file://params.yaml`` files (SAM's parameter file format)."""
-    from policy_gen.config import parse_overrides
-
-    values: dict[str, str] = {}
-    for item in items:
-        if item.startswith("file://"):
-            values.update(_read_parameter_file(Path(item[len("file://") :])))
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not name.isalnum():
-            parsed, _ = parse_overrides([item])  # raises the one-line error
-            values.update(parsed)
-        else:
-            values[name] = value
-    return values
-
-
-def _read_parameter_file(path: Path) -> dict[str, str]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(f"cannot read parameter file {str(path)!r}: {error.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise InputError(f"parameter file {str(path)!r} is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise InputError(f"parameter file {str(path)!r}: expected a mapping of Name: value")
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def caller_account() -> str:
-    """The account of the current AWS credentials (STS GetCallerIdentity)."""
-    try:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:
-        raise InputError("no --account given and boto3 is not installed: pass --account") from None
-    try:
-        identity = boto3.client("sts").get_caller_identity()
-    except (BotoCoreError, ClientError) as error:
-        raise InputError(
-            f"no --account given and STS GetCallerIdentity failed ({type(error).__name__}): "
-            "pass --account 123456789012 or configure AWS credentials"
-        ) from None
-    return check_account(str(identity["Account"]))
 
 
 # --- output helpers --------------------------------------------------------------
@@ -332,94 +253,47 @@ def cmd_check_template(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from policy_gen.config import Environment, load_environment
-    from policy_gen.inject import output_text, parameter_value, write_atomically
-    from policy_gen.render import render_policy
-    from policy_gen.template import Resolver, Unresolved, encrypted_log_groups, load_template
-    from policy_gen.validate import Target, validate
+    from policy_gen.environment import default_output, render_environment
 
-    config_path = Path(args.config_file)
-    if config_path.exists() or args.config_file != "samconfig.toml":
-        env = load_environment(config_path, args.config_env)
-    else:
-        env = Environment(args.config_env)
-    stack_name = args.stack_name or env.stack_name
-    if not stack_name:
-        raise InputError("no stack name: pass --stack-name or set stack_name in samconfig.toml")
-    region = (
-        args.region
-        or env.region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
+    rendered = render_environment(
+        config_file=Path(args.config_file),
+        config_env=args.config_env,
+        template=args.template,
+        stack_name=args.stack_name,
+        region=args.region,
+        account=args.account,
+        partition=args.partition,
+        logs_principal=args.logs_principal,
+        key=args.key,
+        parameter_overrides=args.parameter_overrides,
     )
-    if not region:
-        raise InputError("no region: pass --region or set region in samconfig.toml")
-    partition = resolve_partition(args.partition, region, args.logs_principal)
-    account = check_account(args.account) if args.account else caller_account()
-    overrides = dict(env.parameter_overrides)
-    overrides.update(parse_parameter_overrides(args.parameter_overrides))
-    template = load_template(args.template)
-    declared = template.get("Parameters") or {}
-    overrides = {k: v for k, v in overrides.items() if k in declared}
-    resolver = Resolver.for_template(
-        template,
-        overrides,
-        region=region,
-        account=account,
-        partition=partition.name,
-        stack_name=stack_name,
-    )
-    groups = encrypted_log_groups(template, resolver)
-    if args.key:
-        groups = [group for group in groups if group.key_logical_id == args.key]
-    keys = sorted({group.key_logical_id for group in groups})
-    if not groups:
-        raise InputError(
-            f"template {args.template} has no log group encrypted with a KMS key of its own"
-        )
-    if len(keys) > 1:
-        raise InputError(
-            f"the template has several keys ({', '.join(keys)}): choose one with --key"
-        )
-    names: list[str] = []
-    for group in groups:
-        if isinstance(group.name, Unresolved):
-            raise InputError(
-                f"log group {group.logical_id} has no name known before deploy: {group.name}"
-            )
-        names.append(group.name)
-    policy = render_policy(partition, region, account, names, principal=args.logs_principal)
-    report = validate(policy, Target.checked(partition, region, account, names))
-    if not report.valid:
+    if not rendered.valid:
         sys.stderr.write("render: refusing to write a policy that fails validation:\n")
-        sys.stderr.write("\n".join(_finding_lines(report.findings)) + "\n")
+        sys.stderr.write("\n".join(_finding_lines(rendered.report.findings)) + "\n")
         return 1
-    size = len(parameter_value(policy).encode("utf-8"))
-    out = args.out or f"params/{args.config_env}.yaml"
     summary = [
-        f"Rendered the key policy of {keys[0]} for stack {stack_name} in "
-        f"{partition.name}/{region}/{account}",
-        f"  Logs principal: {args.logs_principal or Target.checked(partition, region, account, names).logs_principal}"
-        f" ({partition.principal_source})",
-        *(f"  log group: {name}" for name in names),
-        f"  validation: {_summary(report.findings).removeprefix('Result: ')}; "
-        f"parameter size {size}/4096 bytes",
+        f"Rendered the key policy of {rendered.key_logical_id} for stack {rendered.stack_name} "
+        f"in {rendered.partition.name}/{rendered.region}/{rendered.account}",
+        f"  Logs principal: {rendered.logs_principal} ({rendered.partition.principal_source})",
+        *(f"  log group: {name}" for name in rendered.log_groups),
+        f"  validation: {_summary(rendered.report.findings).removeprefix('Result: ')}; "
+        f"parameter size {rendered.parameter_bytes}/4096 bytes",
     ]
-    if out == "-":
-        _print_json(policy)
+    if args.out == "-":
+        _print_json(rendered.policy)
         sys.stderr.write("\n".join(summary) + "\n")
         return 0
-    path = Path(out)
-    write_atomically(path, output_text(path, policy, account, region))
+    path = Path(args.out) if args.out else default_output(args.config_env)
+    rendered.write(path)
     if args.format == "json":
         _print_json(
             {
                 "written": str(path),
-                "policy": policy,
-                "stack_name": stack_name,
-                "region": region,
-                "account": account,
-                "log_groups": names,
+                "policy": rendered.policy,
+                "stack_name": rendered.stack_name,
+                "region": rendered.region,
+                "account": rendered.account,
+                "log_groups": list(rendered.log_groups),
             }
         )
     else:

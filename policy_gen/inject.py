@@ -15,8 +15,6 @@ refuse rather than let SAM corrupt one that does.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,16 @@ from typing import Any
 import yaml
 
 from policy_gen.errors import InputError
+from sam_project.files import write_atomically
+
+# write_atomically moved to sam_project.files; re-exported until every caller imports it there.
+__all__ = [
+    "output_text",
+    "parameter_file_text",
+    "parameter_value",
+    "parameters",
+    "write_atomically",
+]
 
 # CloudFormation's limit on one parameter value.
 MAX_PARAMETER_BYTES = 4096
@@ -68,19 +76,6 @@ def parameter_file_text(values: Mapping[str, str]) -> str:
         dict(values), default_style="'", sort_keys=False, width=1_000_000, allow_unicode=True
     )
     return HEADER + body
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file and rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def output_text(path: Path, policy: Mapping[str, Any], account: str, region: str) -> str:

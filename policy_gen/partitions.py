@@ -193,3 +193,30 @@ def log_group_arn(partition: Partition, region: str, account: str, name: str) ->
 def root_arn(partition: Partition, account: str) -> str:
     """The account principal that keeps the account in control of the key."""
     return f"arn:{partition.name}:iam::{account}:root"
+
+
+def resolve_partition(name: str | None, region: str, logs_principal: str | None) -> Partition:
+    """The partition for ``region``: named, inferred from the region, or ad hoc.
+
+    An unknown partition is accepted only with an explicit Logs principal, because the
+    principal's DNS suffix is the one fact about it this table would otherwise supply.
+    """
+    if name is None:
+        return partition_for_region(region)
+    try:
+        return get_partition(name)
+    except InputError:
+        if logs_principal is None:
+            raise
+    prefix = f"logs.{region}."
+    if not logs_principal.startswith(prefix):
+        raise InputError(
+            f"invalid --logs-principal {logs_principal!r}: expected logs.{region}.<dns suffix>"
+        )
+    return Partition(
+        name=name,
+        region_pattern=ANY_REGION_PATTERN,
+        principal_suffix=logs_principal[len(prefix) :],
+        known_regions=frozenset(),
+        principal_source="given on the command line",
+    )

@@ -101,7 +101,7 @@ class PolicyResult:
 def _validate_in_process(
     document: object, batches: int, budget_s: float
 ) -> tuple[list[float], Any]:
-    from policy_gen.cli import resolve_partition
+    from policy_gen.partitions import resolve_partition
     from policy_gen.validate import Target, validate
 
     target = Target.checked(resolve_partition(None, REGION, None), REGION, ACCOUNT, LOG_GROUPS)

@@ -1,0 +1,28 @@
+"""Writing generated files so that no reader ever sees half of one.
+
+Rendered parameter files, reports and generated documents are read by other tools
+(``sam deploy`` reads ``params/ENV.yaml``): an interrupted write must leave the old
+file or the new one, never a truncated mix. Hence a temporary file in the same
+directory (same filesystem, so the rename is atomic), flushed to disk, then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,43 @@
+"""Atomic writes: a reader sees the old file or the new one, never a mix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sam_project import files
+from sam_project.files import write_atomically
+
+
+def test_writes_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "params.yaml"
+    write_atomically(target, "one\n")
+    write_atomically(target, "two\n")
+    assert target.read_text() == "two\n"
+    assert [p.name for p in target.parent.iterdir()] == ["params.yaml"]
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "params.yaml"
+    target.write_text("old\n")
+
+    def broken_replace(*_args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]
+
+
+def test_unencodable_text_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old\n")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomically(target, "bad \udc80 surrogate")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
