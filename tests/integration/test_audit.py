@@ -42,11 +42,11 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from localapi.moto_server import MotoServer, free_port
-from policy_gen import audit as audit_module
+from policy_gen.audit import aws as audit_aws
 from policy_gen.cli import main
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
-from policy_gen.validate import validate
+from policy_gen.validate import Target, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's default account
@@ -278,7 +278,7 @@ def recorder(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> Recorder:
         )
         return session
 
-    monkeypatch.setattr(audit_module, "new_session", new_session)
+    monkeypatch.setattr(audit_aws, "new_session", new_session)
     return recorded
 
 
@@ -380,7 +380,7 @@ def test_read_only_even_with_suggest_fix(
         "DescribeKey",
         "GetKeyPolicy",
     }
-    assert all(op.startswith(audit_module.READ_ONLY_PREFIXES) for op in recorder.calls)
+    assert all(op.startswith(audit_aws.READ_ONLY_PREFIXES) for op in recorder.calls)
 
 
 def test_suggested_statement_fixes_the_key(
@@ -399,7 +399,7 @@ def test_suggested_statement_fixes_the_key(
             kms.get_key_policy(KeyId=seeded.keys[label], PolicyName="default")["Policy"]
         )
         policy["Statement"].append(fix["statement"])  # applied locally, never to the account
-        report = validate(policy, audit_module.Target.checked(AWS, REGION, ACCOUNT, [name]))
+        report = validate(policy, Target.checked(AWS, REGION, ACCOUNT, [name]))
         assert "LOGS_DENIED" not in {f.code for f in report.findings}, name
     assert fixes[("/audit/missing-principal",)]["statement"]["Sid"] == rendered_sid()
     assert fixes[("/audit/wrong-region",)]["statement"]["Sid"] == rendered_sid() + "2"
@@ -464,7 +464,7 @@ def test_throttling_is_retried(
     """The first two DescribeKey attempts are throttled: botocore retries with backoff
     and the report is the same as without throttling."""
     throttled = Counter[str]()
-    original = audit_module.new_session
+    original = audit_aws.new_session
 
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
         if throttled["n"] >= 2:
@@ -478,7 +478,7 @@ def test_throttling_is_retried(
         session.events.register("before-send.kms.DescribeKey", throttle)
         return session
 
-    monkeypatch.setattr(audit_module, "new_session", new_session)
+    monkeypatch.setattr(audit_aws, "new_session", new_session)
     data = _audit_json(
         capsys, seeded, "--log-group-prefix", "/audit/good", "--concurrency", "1", exit_code=0
     )

@@ -1,0 +1,96 @@
+"""The ``audit`` command: check the options, collect from AWS, judge, print.
+
+Orchestration only: the AWS calls are in ``aws``, the decisions in ``judge`` and
+``fixes``, the formats in ``output``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TextIO
+
+import boto3
+
+from policy_gen.audit import aws
+from policy_gen.audit.aws import AuditOptions, AwsFacts, check_options
+from policy_gen.audit.fixes import suggest_fixes
+from policy_gen.audit.judge import audit
+from policy_gen.audit.model import AuditReport, LogGroup
+from policy_gen.audit.output import audit_json, summary_line, write_csv, write_text
+from policy_gen.audit.progress import Progress
+
+
+def collect(
+    options: AuditOptions, session: boto3.session.Session, progress: Progress | None = None
+) -> AuditReport:
+    """List, look up and judge: the whole audit, returned as data (the bench uses it)."""
+    progress = progress or Progress(sys.stderr, "off")
+    options = check_options(options, session)
+    facts = AwsFacts(session, options.endpoint_url)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    account = facts.account(options.regions[0])
+    groups: list[LogGroup] = []
+    unencrypted = 0
+    for region in options.regions:
+
+        def listed(count: int, region: str = region) -> None:
+            progress.listed(region, count)
+
+        found, skipped = facts.log_groups(region, account, options.prefix, listed)
+        progress.listed(region, len(found) + skipped, done=True)
+        groups.extend(found)
+        unencrypted += skipped
+    timings["list"] = time.perf_counter() - started
+    refs: dict[str, str] = {}
+    for group in groups:
+        refs.setdefault(group.kms_key_id, group.region)
+    started = time.perf_counter()
+    keys = facts.fetch_keys(refs, options.concurrency, progress.keys) if refs else {}
+    progress.finish()
+    timings["keys"] = time.perf_counter() - started
+    started = time.perf_counter()
+    results = audit(groups, keys)
+    fixes = suggest_fixes(results) if options.suggest_fix else None
+    timings["evaluate"] = time.perf_counter() - started
+    return AuditReport(
+        account, options.regions, results, keys, unencrypted, facts.calls, timings, fixes
+    )
+
+
+def run(
+    options: AuditOptions,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """The audit command: collect, print in the chosen format, exit 1 if anything is broken."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    # Looked up in ``aws`` at call time: the tests replace it to watch the calls.
+    session = aws.new_session(options.profile)
+    report = collect(options, session, Progress.for_output(stderr, options.output_format))
+    if options.output_format == "json":
+        stdout.write(json.dumps(audit_json(report), indent=2) + "\n")
+    elif options.output_format == "csv":
+        write_csv(report, stdout)
+        stderr.write(summary_line(report) + "\n")
+    else:
+        write_text(report, stdout)
+    return report.exit_code
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Entry point for ``policy_gen.cli``'s ``audit`` subcommand."""
+    options = AuditOptions(
+        regions=tuple(args.region or ()),
+        profile=args.profile,
+        prefix=args.log_group_prefix,
+        output_format=args.format,
+        suggest_fix=args.suggest_fix,
+        concurrency=args.concurrency,
+        endpoint_url=args.endpoint_url,
+    )
+    return run(options)
