@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,11 +34,10 @@ from policy_gen.evaluate import (
     Policy,
     Request,
     Result,
+    Statement,
     condition_candidate_values,
     evaluate,
     parse_policy,
-    policy_problems,
-    statement_id,
     statement_principal_matches,
 )
 from policy_gen.partitions import (
@@ -218,21 +216,24 @@ def logs_context(arn: str) -> dict[str, tuple[str, ...]]:
 
 
 def validate(document: object, target: Target) -> Report:
-    """Run every check against ``document`` (a parsed JSON value)."""
+    """Run every check against ``document`` (a parsed JSON value).
+
+    The document is parsed once, here; every check works on the parsed policy.
+    """
     # Lenient: a JSON object without a usable statement list is MALFORMED (exit 1),
     # not bad input; its problems are reported below and it allows nothing.
     policy = parse_policy(document, strict=False)
-    target = dataclasses.replace(target, outsiders=_unmentioned_accounts(document, target))
+    target = dataclasses.replace(target, outsiders=_unmentioned_accounts(policy, target))
     report = Report()
-    for problem in policy_problems(document):
+    for problem in policy.problems:
         report.findings.append(Finding("MALFORMED", "error", problem.message, problem.statement))
     _check_logs_access(policy, target, report)
-    _check_cross_account(policy, document, target, report)
+    _check_cross_account(policy, target, report)
     _check_overbroad(policy, target, report)
     _check_lockout(policy, target, report)
-    _check_public(policy, document, target, report)
-    _check_principals(policy, document, target, report)
-    _check_actions(document, report)
+    _check_public(policy, target, report)
+    _check_principals(policy, target, report)
+    _check_actions(policy, report)
     return report
 
 
@@ -292,12 +293,13 @@ def _check_logs_access(policy: Policy, target: Target, report: Report) -> None:
             )
 
 
-def _logs_principals_in(document: object, target: Target) -> list[str]:
+def _logs_principals_in(policy: Policy, target: Target) -> list[str]:
     """The regional Logs principal plus every Logs principal the policy names."""
     principals = [target.logs_principal]
-    for principal in _service_principals(document):
-        if _logs_principal_region(principal) is not None and principal not in principals:
-            principals.append(principal)
+    for statement in policy.statements:
+        for principal in statement.named.services:
+            if _logs_principal_region(principal) is not None and principal not in principals:
+                principals.append(principal)
     return principals
 
 
@@ -305,7 +307,7 @@ def _context_arn_candidates(policy: Policy) -> list[str]:
     return condition_candidate_values(policy, ENCRYPTION_CONTEXT_KEY)
 
 
-def _check_cross_account(policy: Policy, document: object, target: Target, report: Report) -> None:
+def _check_cross_account(policy: Policy, target: Target, report: Report) -> None:
     outsider = target.outsider_account()
     arns = [target.log_group_arn(name, outsider) for name in target.log_groups]
     for pattern in _context_arn_candidates(policy):
@@ -313,7 +315,7 @@ def _check_cross_account(policy: Policy, document: object, target: Target, repor
             if _arn_account(arn) != target.account and arn not in arns and _is_log_group_arn(arn):
                 arns.append(arn)
     reported: set[str] = set()
-    for principal, arn in itertools.product(_logs_principals_in(document, target), arns):
+    for principal, arn in itertools.product(_logs_principals_in(policy, target), arns):
         for action in REQUIRED_LOGS_ACTIONS:
             simulation = _simulate(
                 report,
@@ -398,14 +400,13 @@ def _is_identity_key(key: str) -> bool:
     return lowered in IDENTITY_KEYS or lowered.startswith(IDENTITY_PREFIXES)
 
 
-def _check_public(policy: Policy, document: object, target: Target, report: Report) -> None:
+def _check_public(policy: Policy, target: Target, report: Report) -> None:
     outsider = target.outsider_account()
     callers = (f"arn:{target.partition.name}:iam::{outsider}:role/outsider", "*")
-    statements = _statements(document)
-    for index, statement in enumerate(statements):
-        if statement.get("Effect") != "Allow":
+    for position, statement in enumerate(policy.statements):
+        if statement.effect != "Allow":
             continue
-        sid = statement_id(statement, index)
+        sid = _statement_name(statement, position)
         for caller in callers:
             if not statement_principal_matches(statement, caller):
                 continue
@@ -426,7 +427,7 @@ def _check_public(policy: Policy, document: object, target: Target, report: Repo
 
 
 def _outsider_allowed(
-    policy: Policy, statement: Mapping[str, Any], caller: str, target: Target, report: Report
+    policy: Policy, statement: Statement, caller: str, target: Target, report: Report
 ) -> Simulation | None:
     """Search the requests an outsider can make for one this statement allows."""
     for action in _statement_actions(statement):
@@ -442,32 +443,25 @@ def _outsider_allowed(
     return None
 
 
-def _statement_actions(statement: Mapping[str, Any]) -> list[str]:
+def _statement_actions(statement: Statement) -> list[str]:
     """Concrete KMS actions a statement's Action/NotAction can cover."""
-    everything = expand_action_pattern("kms:*")
-    if "Action" in statement:
-        patterns = _as_list(statement["Action"])
-        actions: list[str] = []
-        for pattern in patterns:
-            if isinstance(pattern, str):
-                actions.extend(a for a in expand_action_pattern(pattern) if a not in actions)
-        return actions
-    return everything  # NotAction: evaluate() decides which remain
+    if statement.named.actions is None:
+        return expand_action_pattern("kms:*")  # NotAction: evaluate() decides which remain
+    actions: list[str] = []
+    for pattern in statement.named.actions:
+        actions.extend(a for a in expand_action_pattern(pattern) if a not in actions)
+    return actions
 
 
 def _attacker_contexts(
-    policy: Policy, statement: Mapping[str, Any]
+    policy: Policy, statement: Statement
 ) -> Iterable[dict[str, tuple[str, ...]]]:
     """Request contexts an outsider could send: every non-identity key the
     statement conditions on, set to each value the policy mentions (or absent)."""
     keys: list[str] = []
-    conditions = statement.get("Condition")
-    if isinstance(conditions, Mapping):
-        for block in conditions.values():
-            if isinstance(block, Mapping):
-                for key in block:
-                    if isinstance(key, str) and not _is_identity_key(key) and key not in keys:
-                        keys.append(key)
+    for key in statement.named.condition_keys:
+        if not _is_identity_key(key) and key not in keys:
+            keys.append(key)
     choices: list[list[tuple[str, ...] | None]] = []
     for key in keys:
         values: list[tuple[str, ...] | None] = [None]
@@ -480,10 +474,10 @@ def _attacker_contexts(
         }
 
 
-def _check_principals(policy: Policy, document: object, target: Target, report: Report) -> None:
-    for index, statement in enumerate(_statements(document)):
-        sid = statement_id(statement, index)
-        for principal in _service_principals_of(statement):
+def _check_principals(policy: Policy, target: Target, report: Report) -> None:
+    for position, statement in enumerate(policy.statements):
+        sid = _statement_name(statement, position)
+        for principal in statement.named.services:
             region = _logs_principal_region(principal)
             if region is None:
                 continue
@@ -521,12 +515,16 @@ def _check_principals(policy: Policy, document: object, target: Target, report: 
                 )
 
 
-def _check_actions(document: object, report: Report) -> None:
-    for index, statement in enumerate(_statements(document)):
-        sid = statement_id(statement, index)
-        for field_name in ("Action", "NotAction"):
-            for action in _as_list(statement.get(field_name)):
-                if isinstance(action, str) and not _names_a_kms_action(action):
+def _check_actions(policy: Policy, report: Report) -> None:
+    for position, statement in enumerate(policy.statements):
+        sid = _statement_name(statement, position)
+        named = statement.named
+        for field_name, actions in (
+            ("Action", named.actions or ()),
+            ("NotAction", named.not_actions),
+        ):
+            for action in actions:
+                if not _names_a_kms_action(action):
                     report.findings.append(
                         Finding(
                             "UNKNOWN_ACTION",
@@ -540,30 +538,10 @@ def _check_actions(document: object, report: Report) -> None:
 # --- small helpers ------------------------------------------------------------------
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _statements(document: object) -> list[Mapping[str, Any]]:
-    if not isinstance(document, Mapping):
-        return []
-    statements = _as_list(document.get("Statement"))
-    return [s for s in statements if isinstance(s, Mapping)]
-
-
-def _service_principals_of(statement: Mapping[str, Any]) -> list[str]:
-    found: list[str] = []
-    for field_name in ("Principal", "NotPrincipal"):
-        principal = statement.get(field_name)
-        if isinstance(principal, Mapping):
-            found.extend(p for p in _as_list(principal.get("Service")) if isinstance(p, str))
-    return found
-
-
-def _service_principals(document: object) -> list[str]:
-    return [p for statement in _statements(document) for p in _service_principals_of(statement)]
+def _statement_name(statement: Statement, position: int) -> str:
+    """How findings name a statement: its Sid, else its position among the statement
+    objects (``Statement.id`` counts a Statement list's non-objects too)."""
+    return statement.sid or str(position)
 
 
 def _logs_principal_region(principal: str) -> str | None:
@@ -583,11 +561,10 @@ def _logs_principal_region(principal: str) -> str | None:
     return None
 
 
-def _unmentioned_accounts(document: object, target: Target) -> tuple[str, ...]:
-    """Stand-in outsider accounts that appear nowhere in the policy text."""
-    text = json.dumps(document)
+def _unmentioned_accounts(policy: Policy, target: Target) -> tuple[str, ...]:
+    """Stand-in outsider accounts that appear nowhere in the policy."""
     candidates = (*OUTSIDER_ACCOUNTS, *SPARE_OUTSIDER_ACCOUNTS)
-    free = tuple(a for a in candidates if a not in text and a != target.account)
+    free = tuple(a for a in candidates if not policy.mentions(a) and a != target.account)
     return free or OUTSIDER_ACCOUNTS
 
 

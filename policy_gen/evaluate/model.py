@@ -106,6 +106,22 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Named:
+    """What a statement names, as written, whether or not it parses.
+
+    Evaluation ignores a broken statement, but the validator still reports what one
+    names (an action that is no KMS action, another region's Logs principal) and tries
+    the requests its entries suggest, so the parser keeps the string entries of these
+    elements, in the document's order, duplicates included.
+    """
+
+    actions: tuple[str, ...] | None = None  # the Action strings; None: no Action element
+    not_actions: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # the Service entries of Principal, then of NotPrincipal
+    condition_keys: tuple[str, ...] = ()  # the keys of every operator block
+
+
+@dataclass(frozen=True)
 class Statement:
     """One statement as parsed; ``valid`` is False when its structure is broken."""
 
@@ -120,6 +136,7 @@ class Statement:
     conditions: tuple[Condition, ...]
     valid: bool
     problems: tuple[Problem, ...]
+    named: Named = Named()
 
     @property
     def id(self) -> str:
@@ -134,11 +151,18 @@ class Policy:
     version: str | None
     statements: tuple[Statement, ...]
     problems: tuple[Problem, ...]
+    # Every run of 12 or more digits in the document's names and values, broken parts
+    # included: the account ids it mentions, wherever it mentions them.
+    digit_runs: frozenset[str] = frozenset()
 
     @property
     def variables_enabled(self) -> bool:
         """Policy variables exist only in the 2012-10-17 policy language."""
         return self.version == VARIABLES_VERSION
+
+    def mentions(self, account: str) -> bool:
+        """Whether the 12-digit ``account`` appears anywhere in the document."""
+        return any(account in run for run in self.digit_runs)
 
 
 # A policy value as wildcard atoms; an ARN value as its six parts; a request context

@@ -10,6 +10,7 @@ condition operator) is reported as a problem and simply matches nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from policy_gen.evaluate.model import (
@@ -20,6 +21,7 @@ from policy_gen.evaluate.model import (
     STATEMENT_ELEMENTS,
     UNIQUE_ID,
     Condition,
+    Named,
     Policy,
     PolicyError,
     PrincipalSpec,
@@ -27,7 +29,9 @@ from policy_gen.evaluate.model import (
     Statement,
 )
 from policy_gen.evaluate.operators import OperatorName, operator_name
-from policy_gen.evaluate.values import parse_arn, scalars, strings
+from policy_gen.evaluate.values import parse_arn, scalar_text, scalars, strings
+
+_DIGIT_RUN = re.compile(r"[0-9]{12,}")
 
 
 def statement_id(statement: object, index: int) -> str:
@@ -227,6 +231,34 @@ def parse_statement(statement: Mapping[str, object], index: int) -> Statement:
         conditions=conditions,
         valid=out.valid,
         problems=tuple(out.problems),
+        named=_named(statement),
+    )
+
+
+def _written(value: object) -> tuple[str, ...]:
+    """The strings of an element written as one value or a list of values."""
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    return tuple(item for item in items if isinstance(item, str))
+
+
+def _named(statement: Mapping[str, object]) -> Named:
+    """The statement's action, service and condition-key entries, as written."""
+    services: list[str] = []
+    for element in ("Principal", "NotPrincipal"):
+        principal = statement.get(element)
+        if isinstance(principal, Mapping):
+            services.extend(_written(principal.get("Service")))
+    keys: list[str] = []
+    conditions = statement.get("Condition")
+    if isinstance(conditions, Mapping):
+        for block in conditions.values():
+            if isinstance(block, Mapping):
+                keys.extend(key for key in block if isinstance(key, str))
+    return Named(
+        actions=_written(statement["Action"]) if "Action" in statement else None,
+        not_actions=_written(statement.get("NotAction")),
+        services=tuple(services),
+        condition_keys=tuple(keys),
     )
 
 
@@ -270,7 +302,8 @@ def _parse(document: object, strict: bool) -> Policy:
     if not isinstance(document, Mapping):
         if strict:
             raise PolicyError("invalid key policy: the document is not a JSON object")
-        return Policy(None, (), (Problem(None, "the policy document is not a JSON object"),))
+        problem = Problem(None, "the policy document is not a JSON object")
+        return Policy(None, (), (problem,), _digit_runs(document))
     problems: list[Problem] = []
     version_problem = _version_problem(document)
     if version_problem:
@@ -297,7 +330,30 @@ def _parse(document: object, strict: bool) -> Policy:
         elif statement.sid is not None:
             sids[statement.sid] = None
     version = document.get("Version")
-    return Policy(version if isinstance(version, str) else None, statements, tuple(problems))
+    return Policy(
+        version if isinstance(version, str) else None,
+        statements,
+        tuple(problems),
+        _digit_runs(document),
+    )
+
+
+def _digit_runs(document: object) -> frozenset[str]:
+    """Runs of 12 or more digits in every name and value of a JSON document."""
+    runs: set[str] = set()
+    pending = [document]
+    seen: set[int] = set()  # containers read, so that no structure is read twice
+    while pending:  # a loop, not recursion: no document is too deep to read
+        value = pending.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if id(value) not in seen:
+                seen.add(id(value))
+                pending.extend(value)  # a mapping's keys
+                if isinstance(value, Mapping):
+                    pending.extend(value.values())
+        else:
+            runs.update(_DIGIT_RUN.findall(scalar_text(value) or ""))
+    return frozenset(runs)
 
 
 def parse_policy(document: object, *, strict: bool = True) -> Policy:

@@ -13,6 +13,7 @@ import pytest
 
 from policy_gen.errors import InputError
 from policy_gen.evaluate import (
+    Named,
     Policy,
     PolicyError,
     Problem,
@@ -1239,3 +1240,45 @@ def test_parse_principal_rejects_with_the_value_in_the_message(text: str) -> Non
     with pytest.raises(InputError) as raised:
         parse_principal(text)
     assert repr(text) in str(raised.value)
+
+
+# --- what the validator reads from the parsed policy -------------------------------
+
+
+def test_a_broken_statement_keeps_what_it_names_as_written() -> None:
+    """Evaluation ignores a broken statement; the validator still reports its
+    entries, so the parser keeps every string entry (non-strings are dropped)."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": [LOGS, 5]},
+        "NotPrincipal": {"Service": "logs.amazonaws.com"},
+        "Action": ["kms:Decrypt", 5, "kms:Decrypt"],
+        "NotAction": "kms:Frobnicate",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": [None]}, "Bool": "x"},
+    }
+    parsed = parse_policy({"Version": "2012-10-17", "Statement": [statement]}).statements[0]
+    assert not parsed.valid and parsed.actions == () and parsed.conditions == ()
+    assert parsed.named == Named(
+        actions=("kms:Decrypt", "kms:Decrypt"),
+        not_actions=("kms:Frobnicate",),
+        services=(LOGS, "logs.amazonaws.com"),
+        condition_keys=("kms:ViaService",),
+    )
+    no_action = {"Effect": "Allow", "Principal": "*", "NotAction": "kms:Decrypt", "Resource": "*"}
+    assert parse_policy({"Statement": no_action}).statements[0].named.actions is None
+
+
+def test_the_policy_knows_every_account_it_mentions() -> None:
+    """Anywhere: an Id, a key, a number, a statement that does not parse."""
+    document = {
+        "Version": "2012-10-17",
+        "Id": f"key-policy-{OTHER}",
+        "Statement": [{"Sid": 999988887777}, {"Effect": "Allow", "x210987654321": 1}, 5],
+        "Extra": [[135792468024.5]],
+    }
+    policy = parse_policy(document, strict=False)
+    for account in (OTHER, "999988887777", "210987654321", "135792468024"):
+        assert policy.mentions(account), account
+    assert not policy.mentions(ACCOUNT)
+    assert parse_policy(["864209753186"], strict=False).mentions("864209753186")

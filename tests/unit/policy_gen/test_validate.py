@@ -219,3 +219,31 @@ def test_validation_does_not_mutate_the_policy() -> None:
     before = copy.deepcopy(policy)
     validate(policy, target())
     assert policy == before
+
+
+def test_the_outsider_is_an_account_the_policy_does_not_mention() -> None:
+    """A stand-in outsider the policy names (here only in its Id) would make a
+    legitimate grant look cross-account: the next stand-in is used instead."""
+    policy = good()
+    policy["Id"] = "key-for-999988887777"
+    report = validate(policy, target())
+    assert report.findings == []
+    texts = [str(s.as_json()) for s in report.simulations]
+    assert not any("999988887777" in text for text in texts)
+    assert any("444455556666" in text for text in texts)
+
+
+def test_a_broken_statement_is_still_checked_for_what_it_names() -> None:
+    """MALFORMED, and the validator still reports its unknown action and its
+    other-region Logs principal, naming it by its position among the statements."""
+    policy = good()
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["logs.us-east-1.amazonaws.com", 7]},
+            "Action": ["kms:Frobnicate", 5],
+            "Resource": "*",
+        }
+    )
+    found = {(f.code, f.statement) for f in validate(policy, target()).findings}
+    assert {("MALFORMED", "2"), ("UNKNOWN_ACTION", "2"), ("WRONG_REGION_PRINCIPAL", "2")} <= found
