@@ -216,13 +216,14 @@ def logs_context(arn: str) -> dict[str, tuple[str, ...]]:
 
 
 def validate(document: object, target: Target) -> Report:
-    """Run every check against ``document`` (a parsed JSON value).
+    """Run every check against ``document``: a parsed JSON value, or a ``Policy``
+    already parsed from one (the audit parses each key policy once for many checks).
 
-    The document is parsed once, here; every check works on the parsed policy.
+    Every check works on the parsed policy.
     """
     # Lenient: a JSON object without a usable statement list is MALFORMED (exit 1),
     # not bad input; its problems are reported below and it allows nothing.
-    policy = parse_policy(document, strict=False)
+    policy = document if isinstance(document, Policy) else parse_policy(document, strict=False)
     target = dataclasses.replace(target, outsiders=_unmentioned_accounts(policy, target))
     report = Report()
     for problem in policy.problems:

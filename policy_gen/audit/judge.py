@@ -180,7 +180,7 @@ class _KeyTarget(Target):
 
 
 def _policy_findings(
-    document: object,
+    policy: Policy,
     partition: Partition,
     region: str,
     account: str,
@@ -198,10 +198,7 @@ def _policy_findings(
     # Copy every Target field by name, so a field added to Target later is kept.
     fields = {f.name: getattr(checked, f.name) for f in dataclasses.fields(checked)}
     target = _KeyTarget(**fields, real_key_arn=key_arn or "")
-    try:
-        report = validate(document, target)
-    except PolicyError:
-        return []  # _audit_key already reports the policy as unusable
+    report = validate(policy, target)
     return [finding for finding in report.findings if finding.code not in STATUS_FINDINGS]
 
 
@@ -238,7 +235,7 @@ def _audit_key(facts: KeyFacts, members: Sequence[LogGroup]) -> list[GroupResult
             if key_account in (None, account):
                 findings[(group_region, account)] = tuple(
                     _policy_findings(
-                        facts.policy,
+                        parsed,
                         partition_for_region(group_region),
                         group_region,
                         account,
