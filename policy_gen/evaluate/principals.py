@@ -10,9 +10,9 @@
   user name part of the ARN is case sensitive"); ``Service`` names compare
   case-insensitively because they are DNS names; ``Federated`` and ``CanonicalUser``
   compare exactly.
-* ``NotPrincipal`` follows that page's warning that AWS "might validate the account
-  first": an IAM/STS caller is excluded only when its account, its role (for a
-  session) and the caller itself are all named, as in the page's examples.
+* ``NotPrincipal`` follows the NotPrincipal page's warning that AWS "might validate
+  the account first": an IAM/STS caller is excluded only when its account, its role
+  (for a session) and the caller itself are all named, as in the page's examples.
 """
 
 from __future__ import annotations
