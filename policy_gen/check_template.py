@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policy_gen.errors import InputError
 from policy_gen.partitions import Partition
 from policy_gen.template import (
     EncryptedLogGroup,
@@ -24,6 +23,7 @@ from policy_gen.template import (
     resources_of_type,
 )
 from policy_gen.validate import Finding, Report, Target, validate
+from sam_project.errors import UserError
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
@@ -238,13 +238,13 @@ def _key_policy(key_id: str, key: Mapping[str, Any], resolver: Resolver) -> obje
     """The key's policy document, resolved from inline data, a string or a parameter."""
     raw = (key.get("Properties") or {}).get("KeyPolicy")
     if raw is None:
-        raise InputError(
+        raise UserError(
             f"key {key_id} has no KeyPolicy: KMS would apply its default policy, which "
             "does not let CloudWatch Logs use the key"
         )
     value = resolver.resolve(raw)
     if isinstance(value, Unresolved):
-        raise InputError(
+        raise UserError(
             f"the KeyPolicy of {key_id} comes from {value}: pass its value with "
             "--parameter-overrides (e.g. file://params/default.yaml)"
         )
@@ -252,7 +252,7 @@ def _key_policy(key_id: str, key: Mapping[str, Any], resolver: Resolver) -> obje
         try:
             value = json.loads(value)
         except json.JSONDecodeError as error:
-            raise InputError(
+            raise UserError(
                 f"the KeyPolicy of {key_id} is not valid JSON: {error.msg} at column {error.colno}"
             ) from None
     return _placeholders(value, resolver)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from policy_gen import __version__
-from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import check_account, resolve_partition
+from sam_project.errors import OneLineArgumentParser, UserError
 from sam_project.overrides import parse_parameter_overrides
 
 # A KMS key policy is at most 32 KiB; anything far larger is not a policy.
@@ -39,31 +39,31 @@ def read_policy(source: str) -> object:
             with open(source, "rb") as stream:
                 raw = stream.read(MAX_POLICY_BYTES + 1)
     except IsADirectoryError:
-        raise InputError(f"cannot read policy {label}: it is a directory") from None
+        raise UserError(f"cannot read policy {label}: it is a directory") from None
     except OSError as error:
-        raise InputError(f"cannot read policy {label}: {error.strerror or error}") from None
+        raise UserError(f"cannot read policy {label}: {error.strerror or error}") from None
     if len(raw) > MAX_POLICY_BYTES:
-        raise InputError(
+        raise UserError(
             f"policy {label} is larger than {MAX_POLICY_BYTES} bytes: a KMS key policy is "
             "at most 32 KiB"
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"policy {label} is not UTF-8 text (binary file?)") from None
+        raise UserError(f"policy {label} is not UTF-8 text (binary file?)") from None
     if not text.strip():
-        raise InputError(f"policy {label} is empty: expected a JSON object")
+        raise UserError(f"policy {label} is empty: expected a JSON object")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InputError(
+        raise UserError(
             f"policy {label} is not valid JSON: {error.msg} at line {error.lineno} "
             f"column {error.colno}"
         ) from None
     except RecursionError:
-        raise InputError(f"policy {label} is nested too deeply to be a policy") from None
+        raise UserError(f"policy {label} is nested too deeply to be a policy") from None
     if not isinstance(document, dict):
-        raise InputError(
+        raise UserError(
             f"policy {label} is a JSON {type(document).__name__}: expected a JSON object"
         )
     return document
@@ -75,7 +75,7 @@ def parse_context(items: Sequence[str]) -> dict[str, list[str]]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"invalid --context {item!r}: expected KEY=VALUE")
+            raise UserError(f"invalid --context {item!r}: expected KEY=VALUE")
         context.setdefault(key.strip(), []).append(value)
     return context
 
@@ -133,7 +133,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     principal = parse_principal(args.principal)
     action = args.action.strip()
     if ":" not in action or not all(action.split(":", 1)):
-        raise InputError(
+        raise UserError(
             f"invalid --action {args.action!r}: expected service:Action, e.g. kms:Decrypt"
         )
     request = Request(principal, action, parse_context(args.context), args.resource)
@@ -517,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
-    except InputError as error:
+    except UserError as error:
         sys.stderr.write(f"policy_gen {args.command}: error: {error}\n")
         return 2
     except BrokenPipeError:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from policy_gen.errors import InputError
+from sam_project.errors import UserError
 from sam_project.files import write_atomically
 
 # write_atomically moved to sam_project.files; re-exported until every caller imports it there.
@@ -47,13 +47,13 @@ def parameter_value(policy: Mapping[str, Any]) -> str:
     text = json.dumps(policy, separators=(",", ":"), ensure_ascii=False)
     size = len(text.encode("utf-8"))
     if size > MAX_PARAMETER_BYTES:
-        raise InputError(
+        raise UserError(
             f"the key policy is {size} bytes as a parameter: CloudFormation allows at most "
             f"{MAX_PARAMETER_BYTES}; encrypt fewer log groups with this key or use ArnLike "
             "on a stack-scoped prefix"
         )
     if "\\" in text:
-        raise InputError(
+        raise UserError(
             "the key policy contains a backslash, which SAM CLI's parameter parsing would "
             "corrupt: expected log-group names without escape characters"
         )
@@ -86,7 +86,7 @@ def output_text(path: Path, policy: Mapping[str, Any], account: str, region: str
     if suffix == ".json":
         parameter_value(policy)  # the same size and quoting checks
         return json.dumps(policy, indent=2) + "\n"
-    raise InputError(
+    raise UserError(
         f"output file {str(path)!r} has an unsupported extension: expected .yaml/.yml "
         "(SAM parameter file) or .json (the policy document)"
     )

@@ -17,7 +17,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from policy_gen.errors import InputError
+from sam_project.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,12 @@ ANY_REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
 def get_partition(name: str) -> Partition:
-    """The partition called ``name``, or an InputError listing the ones we know."""
+    """The partition called ``name``, or an UserError listing the ones we know."""
     try:
         return PARTITIONS[name]
     except KeyError:
         known = ", ".join(sorted(PARTITIONS))
-        raise InputError(
+        raise UserError(
             f"unknown partition {name!r}: expected one of {known} "
             "(for another partition pass the Logs principal explicitly)"
         ) from None
@@ -135,7 +135,7 @@ def partition_for_region(region: str) -> Partition:
     for partition in PARTITIONS.values():
         if partition.region_pattern.fullmatch(region):
             return partition
-    raise InputError(
+    raise UserError(
         f"invalid region {region!r}: expected a region name such as us-east-1, "
         "cn-north-1 or us-gov-west-1"
     )
@@ -145,13 +145,13 @@ def check_region(partition: Partition, region: str) -> str:
     """Return ``region`` if it is a well-formed region of ``partition``."""
     if not partition.region_pattern.fullmatch(region):
         owner = None
-        with contextlib.suppress(InputError):
+        with contextlib.suppress(UserError):
             owner = partition_for_region(region)
         if owner is not None:
-            raise InputError(
+            raise UserError(
                 f"region {region!r} belongs to partition {owner.name!r}, not {partition.name!r}"
             )
-        raise InputError(
+        raise UserError(
             f"invalid region {region!r} for partition {partition.name!r}: expected a name "
             f"matching {partition.region_pattern.pattern}"
         )
@@ -161,7 +161,7 @@ def check_region(partition: Partition, region: str) -> str:
 def check_account(account: str) -> str:
     """Return ``account`` if it is a 12-digit AWS account id."""
     if not ACCOUNT_PATTERN.fullmatch(account):
-        raise InputError(f"invalid account {account!r}: expected exactly 12 digits")
+        raise UserError(f"invalid account {account!r}: expected exactly 12 digits")
     return account
 
 
@@ -169,15 +169,15 @@ def check_log_group_name(name: str) -> str:
     """Return ``name`` if CloudWatch Logs would accept it as a log group name."""
     if not LOG_GROUP_PATTERN.fullmatch(name):
         if len(name) > 512:
-            raise InputError(
+            raise UserError(
                 f"invalid log group name {name[:40]!r}... ({len(name)} characters): "
                 "expected at most 512"
             )
-        raise InputError(
+        raise UserError(
             f"invalid log group name {name!r}: expected 1-512 characters of a-z A-Z 0-9 _ - / . #"
         )
     if name.startswith("aws/"):
-        raise InputError(
+        raise UserError(
             f"invalid log group name {name!r}: names starting with 'aws/' are reserved"
         )
     return name
@@ -208,12 +208,12 @@ def resolve_partition(name: str | None, region: str, logs_principal: str | None)
         return partition_for_region(region)
     try:
         return get_partition(name)
-    except InputError:
+    except UserError:
         if logs_principal is None:
             raise
     prefix = f"logs.{region}."
     if not logs_principal.startswith(prefix):
-        raise InputError(
+        raise UserError(
             f"invalid --logs-principal {logs_principal!r}: expected logs.{region}.<dns suffix>"
         )
     return Partition(

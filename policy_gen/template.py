@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from policy_gen.errors import InputError
+from sam_project.errors import UserError
 
 # Template files over this size are refused before parsing (CloudFormation's own
 # limit for a template passed through S3 is 1 MB; SAM templates are far smaller).
@@ -115,20 +115,20 @@ def load_template(path: str | Path) -> dict[str, Any]:
     try:
         size = file.stat().st_size
         if size > MAX_TEMPLATE_BYTES:
-            raise InputError(
+            raise UserError(
                 f"template {file} is {size} bytes: expected at most {MAX_TEMPLATE_BYTES}"
             )
         raw = file.read_bytes()
-    except InputError:
+    except UserError:
         raise
     except IsADirectoryError:
-        raise InputError(f"cannot read template {file}: it is a directory") from None
+        raise UserError(f"cannot read template {file}: it is a directory") from None
     except OSError as error:
-        raise InputError(f"cannot read template {file}: {error.strerror or error}") from None
+        raise UserError(f"cannot read template {file}: {error.strerror or error}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"template {file} is not UTF-8 text") from None
+        raise UserError(f"template {file} is not UTF-8 text") from None
     return parse_template_text(text, str(file))
 
 
@@ -141,24 +141,24 @@ def parse_template_text(text: str, source: str = "template") -> dict[str, Any]:
         else:
             data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
     except json.JSONDecodeError as error:
-        raise InputError(
+        raise UserError(
             f"{source} is not valid JSON: {error.msg} at line {error.lineno}"
         ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(f"{source} is not valid YAML: {problem}{where}") from None
+        raise UserError(f"{source} is not valid YAML: {problem}{where}") from None
     except RecursionError:
-        raise InputError(f"{source} is nested too deeply to be a template") from None
+        raise UserError(f"{source} is nested too deeply to be a template") from None
     if not isinstance(data, dict):
-        raise InputError(f"{source} is not a template: expected a mapping at the top level")
+        raise UserError(f"{source} is not a template: expected a mapping at the top level")
     resources = data.get("Resources")
     if not isinstance(resources, dict) or not resources:
-        raise InputError(f"{source} has no Resources mapping: expected a CloudFormation template")
+        raise UserError(f"{source} has no Resources mapping: expected a CloudFormation template")
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            raise InputError(f"{source}: resource {logical_id!r} has no Type")
+            raise UserError(f"{source}: resource {logical_id!r} has no Type")
     return data
 
 
@@ -209,14 +209,14 @@ class Resolver:
     ) -> Resolver:
         declared = template.get("Parameters") or {}
         if not isinstance(declared, dict):
-            raise InputError("template Parameters is not a mapping")
+            raise UserError("template Parameters is not a mapping")
         values: dict[str, str] = {}
         for name, spec in declared.items():
             if isinstance(spec, dict) and "Default" in spec:
                 values[name] = _scalar_text(spec["Default"])
         for name, value in (overrides or {}).items():
             if name not in declared:
-                raise InputError(f"parameter override {name!r} is not a parameter of the template")
+                raise UserError(f"parameter override {name!r} is not a parameter of the template")
             values[name] = value
         return cls(template, values, region, account, partition, stack_name)
 
@@ -235,7 +235,7 @@ class Resolver:
 
     def ref(self, name: Any) -> Any:
         if not isinstance(name, str):
-            raise InputError(f"Ref takes a name: got {json.dumps(name)[:60]}")
+            raise UserError(f"Ref takes a name: got {json.dumps(name)[:60]}")
         known = self.deployed(name, None) if self.deployed is not None else None
         if known is not None:
             return known
@@ -248,7 +248,7 @@ class Resolver:
             return Unresolved(f"parameter {name} (no default, no override)")
         resources = self.template["Resources"]
         if name not in resources:
-            raise InputError(f"Ref to {name!r}: no such parameter or resource in the template")
+            raise UserError(f"Ref to {name!r}: no such parameter or resource in the template")
         return self._resource_ref(name, resources[name])
 
     def _resource_ref(self, logical_id: str, resource: Mapping[str, Any]) -> Any:
@@ -263,7 +263,7 @@ class Resolver:
     def _guarded(self, label: str, value: Any) -> Any:
         """Resolve ``value`` while detecting a cycle through ``label``."""
         if label in self._active:
-            raise InputError(f"template has a reference cycle through {label}")
+            raise UserError(f"template has a reference cycle through {label}")
         self._active.add(label)
         try:
             return self.resolve(value)
@@ -288,7 +288,7 @@ class Resolver:
                 if handler is None:
                     if name in _UNKNOWABLE:
                         return Unresolved(name)
-                    raise InputError(f"unknown intrinsic function {name!r} in the template")
+                    raise UserError(f"unknown intrinsic function {name!r} in the template")
                 return handler(self, argument)
         return {key: self.resolve(item) for key, item in value.items()}
 
@@ -304,10 +304,10 @@ class Resolver:
     def condition(self, name: Any) -> bool:
         conditions = self.template.get("Conditions") or {}
         if not isinstance(name, str) or name not in conditions:
-            raise InputError(f"unknown condition {name!r} in the template")
+            raise UserError(f"unknown condition {name!r} in the template")
         result = self._guarded(f"Condition {name}", conditions[name])
         if isinstance(result, Unresolved):
-            raise InputError(f"condition {name!r} depends on {result}, which is not known")
+            raise UserError(f"condition {name!r} depends on {result}, which is not known")
         return bool(result)
 
     def resource_enabled(self, resource: Mapping[str, Any]) -> bool:
@@ -333,7 +333,7 @@ def _sub(resolver: Resolver, argument: Any) -> Any:
     ):
         text, variables = argument[0], argument[1]
     else:
-        raise InputError("Fn::Sub takes a string or [string, {variables}]")
+        raise UserError("Fn::Sub takes a string or [string, {variables}]")
     unresolved: list[Unresolved] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -350,7 +350,7 @@ def _sub(resolver: Resolver, argument: Any) -> Any:
             unresolved.append(value)
             return str(value)
         if isinstance(value, (list, dict)):
-            raise InputError(f"Fn::Sub variable ${{{name}}} is not a string")
+            raise UserError(f"Fn::Sub variable ${{{name}}} is not a string")
         return _scalar_text(value)
 
     result = re.sub(r"\$\{([^}]+)\}", replace, text)
@@ -365,18 +365,18 @@ def _get_att(resolver: Resolver, argument: Any) -> Any:
         or len(argument) != 2
         or not all(isinstance(part, str) for part in argument)
     ):
-        raise InputError("Fn::GetAtt takes [LogicalId, Attribute]")
+        raise UserError("Fn::GetAtt takes [LogicalId, Attribute]")
     logical_id, attribute = argument
     resources = resolver.template["Resources"]
     if logical_id not in resources:
-        raise InputError(f"Fn::GetAtt on {logical_id!r}: no such resource in the template")
+        raise UserError(f"Fn::GetAtt on {logical_id!r}: no such resource in the template")
     known = resolver.deployed(logical_id, attribute) if resolver.deployed is not None else None
     return known if known is not None else Unresolved(f"GetAtt {logical_id}.{attribute}")
 
 
 def _join(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 2:
-        raise InputError("Fn::Join takes [delimiter, [values]]")
+        raise UserError("Fn::Join takes [delimiter, [values]]")
     delimiter = resolver.resolve(argument[0])
     values = resolver.resolve(argument[1])
     if not isinstance(delimiter, str) or not isinstance(values, list):
@@ -388,7 +388,7 @@ def _join(resolver: Resolver, argument: Any) -> Any:
 
 def _select(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 2:
-        raise InputError("Fn::Select takes [index, [values]]")
+        raise UserError("Fn::Select takes [index, [values]]")
     index = resolver.resolve(argument[0])
     values = resolver.resolve(argument[1])
     if not isinstance(values, list):
@@ -396,12 +396,12 @@ def _select(resolver: Resolver, argument: Any) -> Any:
     try:
         return values[int(index)]
     except (TypeError, ValueError, IndexError):
-        raise InputError(f"Fn::Select index {index!r} is out of range") from None
+        raise UserError(f"Fn::Select index {index!r} is out of range") from None
 
 
 def _split(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 2:
-        raise InputError("Fn::Split takes [delimiter, string]")
+        raise UserError("Fn::Split takes [delimiter, string]")
     delimiter = resolver.resolve(argument[0])
     source = resolver.resolve(argument[1])
     if not isinstance(delimiter, str) or not isinstance(source, str):
@@ -411,14 +411,14 @@ def _split(resolver: Resolver, argument: Any) -> Any:
 
 def _if(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 3:
-        raise InputError("Fn::If takes [condition, value_if_true, value_if_false]")
+        raise UserError("Fn::If takes [condition, value_if_true, value_if_false]")
     chosen = argument[1] if resolver.condition(argument[0]) else argument[2]
     return resolver.resolve(chosen)
 
 
 def _equals(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 2:
-        raise InputError("Fn::Equals takes [value, value]")
+        raise UserError("Fn::Equals takes [value, value]")
     left, right = (resolver.resolve(item) for item in argument)
     if isinstance(left, Unresolved) or isinstance(right, Unresolved):
         return Unresolved("Fn::Equals")
@@ -428,7 +428,7 @@ def _equals(resolver: Resolver, argument: Any) -> Any:
 def _logic(combine: Any) -> Any:
     def evaluate(resolver: Resolver, argument: Any) -> Any:
         if not isinstance(argument, list) or not argument:
-            raise InputError("Fn::And/Fn::Or/Fn::Not take a list of conditions")
+            raise UserError("Fn::And/Fn::Or/Fn::Not take a list of conditions")
         values = [resolver.resolve(item) for item in argument]
         if any(isinstance(item, Unresolved) for item in values):
             return Unresolved("condition")
@@ -439,14 +439,14 @@ def _logic(combine: Any) -> Any:
 
 def _not(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 1:
-        raise InputError("Fn::Not takes [condition]")
+        raise UserError("Fn::Not takes [condition]")
     value = resolver.resolve(argument[0])
     return value if isinstance(value, Unresolved) else not value
 
 
 def _find_in_map(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) < 3:
-        raise InputError("Fn::FindInMap takes [map, top-level key, second-level key]")
+        raise UserError("Fn::FindInMap takes [map, top-level key, second-level key]")
     map_name, top, second = (resolver.resolve(item) for item in argument[:3])
     mappings = resolver.template.get("Mappings") or {}
     try:
@@ -454,7 +454,7 @@ def _find_in_map(resolver: Resolver, argument: Any) -> Any:
     except (KeyError, TypeError):
         if any(isinstance(item, Unresolved) for item in (map_name, top, second)):
             return Unresolved("Fn::FindInMap")
-        raise InputError(f"Fn::FindInMap: no entry {map_name}/{top}/{second}") from None
+        raise UserError(f"Fn::FindInMap: no entry {map_name}/{top}/{second}") from None
 
 
 _FUNCTIONS: dict[str, Any] = {

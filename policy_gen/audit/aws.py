@@ -30,8 +30,8 @@ from botocore.exceptions import (
 )
 
 from policy_gen.audit.model import KeyFacts, LogGroup, kms_arn_parts, log_group_from_api
-from policy_gen.errors import InputError
 from policy_gen.partitions import LOG_GROUP_PATTERN, partition_for_region
+from sam_project.errors import UserError
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
@@ -107,13 +107,13 @@ class AwsFacts:
         try:
             identity = self._client("sts", region).get_caller_identity()
         except NoCredentialsError:
-            raise InputError(_NO_CREDENTIALS) from None
+            raise UserError(_NO_CREDENTIALS) from None
         except ClientError as error:
-            raise InputError(
+            raise UserError(
                 f"AWS rejected the credentials ({_error_line('GetCallerIdentity', error)})"
             ) from None
         except BotoCoreError as error:
-            raise InputError(f"cannot reach AWS STS in {region}: {error}") from None
+            raise UserError(f"cannot reach AWS STS in {region}: {error}") from None
         return str(identity["Account"])
 
     def log_groups(
@@ -140,7 +140,7 @@ class AwsFacts:
                 if on_page is not None:
                     on_page(seen)
         except (ClientError, BotoCoreError) as error:
-            raise InputError(
+            raise UserError(
                 f"cannot list log groups in {region} ({_error_line('DescribeLogGroups', error)})"
             ) from None
         return groups, unencrypted
@@ -237,19 +237,19 @@ def new_session(profile: str | None) -> boto3.session.Session:
     try:
         return boto3.session.Session(profile_name=profile)
     except ProfileNotFound:
-        raise InputError(f"unknown AWS profile {profile!r}: see ~/.aws/config") from None
+        raise UserError(f"unknown AWS profile {profile!r}: see ~/.aws/config") from None
     except BotoCoreError as error:
-        raise InputError(f"cannot load AWS configuration: {error}") from None
+        raise UserError(f"cannot load AWS configuration: {error}") from None
 
 
 def check_options(options: AuditOptions, session: boto3.session.Session) -> AuditOptions:
     """Fill in the default region and refuse bad input before any call is made."""
     if not 1 <= options.concurrency <= MAX_CONCURRENCY:
-        raise InputError(
+        raise UserError(
             f"invalid --concurrency {options.concurrency}: expected 1 to {MAX_CONCURRENCY}"
         )
     if options.prefix is not None and not LOG_GROUP_PATTERN.fullmatch(options.prefix):
-        raise InputError(
+        raise UserError(
             f"invalid --log-group-prefix {options.prefix!r}: expected 1-512 characters of "
             "a-z A-Z 0-9 _ - / . #"
         )
@@ -259,7 +259,7 @@ def check_options(options: AuditOptions, session: boto3.session.Session) -> Audi
         # SDKs (and the render command) read, so honour it first.
         default = os.environ.get("AWS_REGION") or session.region_name
         if not default:
-            raise InputError(
+            raise UserError(
                 "no region: pass --region, or set AWS_REGION/AWS_DEFAULT_REGION or a region "
                 "in the profile"
             )
@@ -268,7 +268,7 @@ def check_options(options: AuditOptions, session: boto3.session.Session) -> Audi
         partition_for_region(region)  # raises the one-line error
     endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise InputError(f"invalid --endpoint-url {endpoint!r}: expected http(s)://host[:port]")
+        raise UserError(f"invalid --endpoint-url {endpoint!r}: expected http(s)://host[:port]")
     if session.get_credentials() is None:
-        raise InputError(_NO_CREDENTIALS)
+        raise UserError(_NO_CREDENTIALS)
     return dataclasses.replace(options, regions=regions, endpoint_url=endpoint)

@@ -26,9 +26,9 @@ from policy_gen.audit.model import (
     GroupResult,
     KeyFacts,
 )
-from policy_gen.errors import InputError
 from policy_gen.partitions import check_log_group_name, partition_for_region
 from policy_gen.render import LOGS_SID, render_policy
+from sam_project.errors import UserError
 
 
 def _statement_for(group_region: str, account: str, names: Sequence[str]) -> dict[str, Any] | None:
@@ -44,7 +44,7 @@ def _statement_for(group_region: str, account: str, names: Sequence[str]) -> dic
 def _renderable(name: str) -> bool:
     try:
         check_log_group_name(name)
-    except InputError:
+    except UserError:
         return False
     return True
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from policy_gen.actions import Atom
-from policy_gen.errors import InputError
+from sam_project.errors import UserError
 
 Decision = Literal["Allow", "ExplicitDeny", "ImplicitDeny"]
 
@@ -38,7 +38,7 @@ ACCOUNT = re.compile(r"[0-9]{12}")
 UNIQUE_ID = re.compile(r"A(IDA|ROA)[A-Z0-9]{12,}")
 
 
-class PolicyError(InputError):
+class PolicyError(UserError):
     """The policy document cannot be read at all (not an object, no statement list)."""
 
 

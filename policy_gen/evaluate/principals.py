@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from policy_gen.errors import InputError
 from policy_gen.evaluate.model import ACCOUNT, PrincipalSpec, Statement
 from policy_gen.evaluate.parse import parse_statement
 from policy_gen.evaluate.values import Arn, parse_arn
+from sam_project.errors import UserError
 
 # What the command line accepts as a request principal (``parse_principal``).
 SERVICE_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
@@ -185,7 +185,7 @@ def parse_principal(text: str) -> str:
         return text
     if not text.startswith("arn:") and SERVICE_NAME.fullmatch(text):
         return text
-    raise InputError(
+    raise UserError(
         f"invalid principal {text!r}: expected a service name such as "
         "logs.us-east-1.amazonaws.com, an ARN such as arn:aws:iam::111122223333:role/Name "
         "or arn:aws:sts::111122223333:assumed-role/Name/session, a 12-digit account id, or '*'"

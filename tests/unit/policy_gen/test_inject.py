@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from samcli.cli.types import CfnParameterOverridesType
 
-from policy_gen.errors import InputError
 from policy_gen.inject import (
     MAX_PARAMETER_BYTES,
     output_text,
@@ -19,6 +18,7 @@ from policy_gen.inject import (
 )
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
+from sam_project.errors import UserError
 
 
 def sam_reads(path: Path) -> dict[str, str]:
@@ -66,18 +66,18 @@ def test_sam_cli_samconfig_style_list_with_file_and_pairs(tmp_path: Path) -> Non
 def test_parameter_over_4096_bytes_is_refused() -> None:
     names = [f"/stack/log-group-{i:03d}-{'x' * 60}" for i in range(60)]
     policy = render_policy(get_partition("aws"), "us-east-1", "123456789012", names)
-    with pytest.raises(InputError, match=f"at most {MAX_PARAMETER_BYTES}"):
+    with pytest.raises(UserError, match=f"at most {MAX_PARAMETER_BYTES}"):
         parameter_value(policy)
 
 
 def test_backslash_is_refused_because_sam_would_corrupt_it() -> None:
-    with pytest.raises(InputError, match="backslash"):
+    with pytest.raises(UserError, match="backslash"):
         parameter_value({"Sid": 'a"b'})
 
 
 def test_unknown_output_extension_writes_nothing(tmp_path: Path) -> None:
     policy = render_policy(get_partition("aws"), "us-east-1", "123456789012", ["/a"])
-    with pytest.raises(InputError, match="unsupported extension"):
+    with pytest.raises(UserError, match="unsupported extension"):
         output_text(tmp_path / "out.txt", policy, "123456789012", "us-east-1")
     assert list(tmp_path.iterdir()) == []
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from policy_gen.errors import InputError
 from policy_gen.partitions import PARTITIONS, get_partition, partition_for_region
 from policy_gen.render import ENCRYPTION_CONTEXT_KEY, LOGS_ACTIONS, render_policy
+from sam_project.errors import UserError
 
 CASES = [
     ("aws", "us-east-1", "logs.us-east-1.amazonaws.com"),
@@ -70,14 +70,14 @@ def test_every_partition_in_the_table_renders() -> None:
 def test_bad_input_is_a_one_line_input_error(
     partition: str, region: str, account: str, names: list[str], fragment: str
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(UserError) as caught:
         render_policy(get_partition(partition), region, account, names)
     assert fragment in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
 def test_unknown_partition_names_the_known_ones() -> None:
-    with pytest.raises(InputError, match="unknown partition 'aws-mars'.*aws-cn"):
+    with pytest.raises(UserError, match="unknown partition 'aws-mars'.*aws-cn"):
         get_partition("aws-mars")
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from policy_gen.errors import InputError
 from policy_gen.template import (
     Resolver,
     Unresolved,
@@ -14,6 +13,7 @@ from policy_gen.template import (
     load_template,
     parse_template_text,
 )
+from sam_project.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -81,18 +81,18 @@ def test_unknown_stack_name_is_unresolved_not_guessed() -> None:
 
 def test_override_of_undeclared_parameter_is_an_error() -> None:
     template = parse_template_text(MINIMAL)
-    with pytest.raises(InputError, match="'Nope' is not a parameter"):
+    with pytest.raises(UserError, match="'Nope' is not a parameter"):
         Resolver.for_template(template, {"Nope": "x"})
 
 
 def test_unknown_intrinsic_is_an_error() -> None:
     _, r = resolver(MINIMAL)
-    with pytest.raises(InputError, match="Fn::Bogus"):
+    with pytest.raises(UserError, match="Fn::Bogus"):
         r.resolve({"Fn::Bogus": "x"})
 
 
 def test_unknown_short_tag_is_a_parse_error() -> None:
-    with pytest.raises(InputError, match="!Bogus"):
+    with pytest.raises(UserError, match="!Bogus"):
         parse_template_text("Resources:\n  A:\n    Type: X\n    Properties: {V: !Bogus x}\n")
 
 
@@ -107,7 +107,7 @@ Resources:
     Properties: {LogGroupName: !Ref A}
 """
     _, r = resolver(text)
-    with pytest.raises(InputError, match="cycle"):
+    with pytest.raises(UserError, match="cycle"):
         r.resolve({"Ref": "A"})
 
 
@@ -120,7 +120,7 @@ Resources:
   X: {Type: AWS::SNS::Topic, Condition: A}
 """
     _, r = resolver(text)
-    with pytest.raises(InputError, match="cycle"):
+    with pytest.raises(UserError, match="cycle"):
         r.condition("A")
 
 
@@ -135,16 +135,16 @@ Resources:
     ],
 )
 def test_malformed_templates(text: str, fragment: str) -> None:
-    with pytest.raises(InputError, match=fragment):
+    with pytest.raises(UserError, match=fragment):
         parse_template_text(text)
 
 
 def test_load_template_errors_are_one_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such file|No such file"):
+    with pytest.raises(UserError, match="no such file|No such file"):
         load_template(tmp_path / "missing.yaml")
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00\x01")
-    with pytest.raises(InputError, match="not UTF-8"):
+    with pytest.raises(UserError, match="not UTF-8"):
         load_template(binary)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy_gen.config import parse_overrides
-from sam_project.errors import UserError as InputError
+from sam_project.errors import UserError
 from sam_project.samconfig import command_settings, load_environment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,21 +30,21 @@ def test_overrides_in_sam_string_forms() -> None:
 
 
 def test_bad_override_is_an_error() -> None:
-    with pytest.raises(InputError, match="expected Name=Value"):
+    with pytest.raises(UserError, match="expected Name=Value"):
         parse_overrides(["not a pair"])
 
 
 def test_unknown_env_lists_known_ones(tmp_path: Path) -> None:
     path = tmp_path / "samconfig.toml"
     path.write_text('version = 0.1\n[dev.global.parameters]\nstack_name = "s"\n')
-    with pytest.raises(InputError, match="unknown config env 'prod'.*dev"):
+    with pytest.raises(UserError, match="unknown config env 'prod'.*dev"):
         load_environment(path, "prod")
 
 
 def test_invalid_toml(tmp_path: Path) -> None:
     path = tmp_path / "samconfig.toml"
     path.write_text("version = = 1\n")
-    with pytest.raises(InputError, match="not valid TOML"):
+    with pytest.raises(UserError, match="not valid TOML"):
         load_environment(path, "default")
 
 
@@ -80,6 +80,6 @@ def test_config_that_is_not_a_small_regular_file_is_one_line(tmp_path: Path, mak
         os.mkfifo(path)
     else:
         path.write_bytes(b"# " + b"x" * (2 << 20))
-    with pytest.raises(InputError, match=r"samconfig\.toml") as caught:
+    with pytest.raises(UserError, match=r"samconfig\.toml") as caught:
         load_environment(path, "default")
     assert "\n" not in str(caught.value)
