@@ -167,30 +167,34 @@ def default_stage(template: Mapping[str, Any]) -> str:
 
 
 def _referenced_globals(func: Callable[..., Any], module: ModuleType) -> list[Any]:
-    """Every global of ``module`` that ``func`` refers to, following the module's own helpers.
+    """Every global ``func`` refers to, following the helpers of the handler's own modules.
 
     A static over-approximation (names in the bytecode, including nested code objects and
     attribute names that happen to match a global): it can only add documentation, and
     the unit tests check the other direction by running the handler.
     """
     seen: set[CodeType] = set()
-    stack: list[CodeType] = [func.__code__]
+    stack: list[tuple[CodeType, dict[str, Any]]] = [(func.__code__, vars(module))]
     found: list[Any] = []
-    namespace = vars(module)
     while stack:
-        code = stack.pop()
+        code, namespace = stack.pop()
         if code in seen:
             continue
         seen.add(code)
-        stack.extend(const for const in code.co_consts if isinstance(const, CodeType))
+        stack.extend((const, namespace) for const in code.co_consts if isinstance(const, CodeType))
         for name in code.co_names:
             if name not in namespace:
                 continue
             value = namespace[name]
             found.append(value)
-            if isinstance(value, FunctionType) and value.__module__ == module.__name__:
-                stack.append(value.__code__)
+            if isinstance(value, FunctionType) and _is_handler_code(value):
+                stack.append((value.__code__, value.__globals__))
     return found
+
+
+def _is_handler_code(func: FunctionType) -> bool:
+    """A function defined in one of the handler's own modules (src/handler)."""
+    return Path(func.__code__.co_filename).resolve().parent == HANDLER_DIR
 
 
 def reachable_codes(func: Callable[..., Any], module: ModuleType) -> set[str]:
@@ -301,7 +305,7 @@ def _error_schemas(module: ModuleType) -> dict[str, Any]:
 
 def _example(module: ModuleType, code: str) -> dict[str, Any]:
     body = module.error_body(code, module.ERROR_CATALOG[code].message, "<request id>")
-    if code == module.VALIDATION_FAILED:
+    if code == "VALIDATION_FAILED":
         body["error"]["details"] = [{"field": "$.message", "problem": "field is required"}]
     return {"summary": code, "value": body}
 
@@ -310,7 +314,7 @@ def _describe_codes(module: ModuleType, codes: Iterable[str]) -> str:
     parts = []
     for code in sorted(codes):
         message = module.ERROR_CATALOG[code].message
-        if code == module.PAYLOAD_TOO_LARGE:
+        if code == "PAYLOAD_TOO_LARGE":
             message += f" The limit is {module.settings.max_body_bytes} bytes (MAX_BODY_BYTES)."
         parts.append(f"`{code}`: {message}")
     return " ".join(parts)

@@ -41,8 +41,6 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import warnings
@@ -53,12 +51,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from api_errors import (
     ERROR_CATALOG,
     INTERNAL_ERROR,
-    INVALID_ENCODING,
-    MALFORMED_JSON,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
-    PAYLOAD_TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE,
     VALIDATION_FAILED,
     ApiError,
     ErrorDetail,
@@ -76,6 +70,7 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from request_body import read_json_body
 from secret_config import load_secret_config
 from settings import Settings
 
@@ -194,94 +189,6 @@ def _current_request_id() -> str:
     return _request_id_of(app.current_event.raw_event)
 
 
-# --------------------------------------------------------------------------- body handling
-
-
-def _check_content_type(value: str | None) -> None:
-    """415 unless the Content-Type is absent or ``application/json`` (charset UTF-8 if given)."""
-    if value is None:
-        return
-    media_type, _, params = value.partition(";")
-    if media_type.strip().lower() != content_types.APPLICATION_JSON:
-        raise ApiError(UNSUPPORTED_MEDIA_TYPE)
-    for param in params.split(";"):
-        name, _, param_value = param.partition("=")
-        charset = param_value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            raise ApiError(UNSUPPORTED_MEDIA_TYPE)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(PAYLOAD_TOO_LARGE, f"The request body is larger than {limit} bytes.")
-
-
-def _body_bytes(body: str | None, is_base64: bool, limit: int) -> bytes:
-    """The raw request body, rejecting oversized bodies before doing any work on them."""
-    if not body:
-        return b""
-    if is_base64:
-        # 4 base64 characters carry 3 bytes: reject before allocating the decoded copy.
-        if len(body) > 4 * (limit // 3 + 1):
-            raise _too_large(limit)
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(INVALID_ENCODING, "The request body is not valid base64.") from None
-    else:
-        # Every character is at least one UTF-8 byte: more characters means more bytes.
-        if len(body) > limit:
-            raise _too_large(limit)
-        # surrogatepass keeps this from raising; a lone surrogate fails the UTF-8 decode below.
-        raw = body.encode("utf-8", "surrogatepass")
-    if len(raw) > limit:
-        raise _too_large(limit)
-    return raw
-
-
-class _DuplicateKeyError(ValueError):
-    """A JSON object repeated a key: parsers disagree on which value wins, so refuse it."""
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _DuplicateKeyError
-    return result
-
-
-def _reject_constant(_name: str) -> Any:
-    """NaN and Infinity are not JSON (RFC 8259) although Python accepts them by default."""
-    raise ValueError("non-standard JSON constant")
-
-
-def _parse_json(text: str) -> object:
-    """Strict JSON: no duplicate keys, no NaN/Infinity."""
-    return json.loads(
-        text,
-        object_pairs_hook=_reject_duplicate_keys,
-        parse_constant=_reject_constant,
-    )
-
-
-def _read_json_body(limit: int) -> object:
-    """Parse the current request's body as strict JSON, mapping each failure to its error."""
-    event = app.current_event
-    _check_content_type(event.headers.get("content-type"))
-    raw = _body_bytes(event.body, bool(event.is_base64_encoded), limit)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(INVALID_ENCODING, "The request body is not valid UTF-8.") from None
-    if not text.strip():
-        raise ApiError(MALFORMED_JSON, "The request body is empty; send a JSON object.")
-    try:
-        return _parse_json(text)
-    except _DuplicateKeyError:
-        raise ApiError(MALFORMED_JSON, "The request body repeats a JSON object key.") from None
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise ApiError(MALFORMED_JSON) from None
-
-
 # --------------------------------------------------------------------------- routes
 
 
@@ -311,7 +218,7 @@ def root() -> dict[str, Any]:
 @_route("POST", "/echo")
 def echo() -> dict[str, Any]:
     """Echo a validated message: the template for routes that accept a JSON body."""
-    payload = _read_json_body(settings.max_body_bytes)
+    payload = read_json_body(app.current_event, settings.max_body_bytes)
     problems = validate_object(ECHO_REQUEST, payload)
     if problems:
         raise ApiError(VALIDATION_FAILED, details=problems)

@@ -227,7 +227,7 @@ def test_parser_recursion_error_is_400(
     def too_deep(*_args: object, **_kwargs: object) -> Any:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(app_module, "_parse_json", too_deep)
+    monkeypatch.setattr(importlib.import_module("request_body"), "parse_json", too_deep)
     response = invoke(_echo_with_body('{"message": "hi"}'))
     assert response["statusCode"] == 400
     assert _error(response)["code"] == "MALFORMED_JSON"
