@@ -1,8 +1,12 @@
 """Lambda entry point (``app.lambda_handler``) behind an API Gateway REST API proxy integration.
 
-Routes: ``GET /health``, ``GET /``, ``POST /echo``. Every response, success or error, is
-JSON and carries the security headers in :data:`SECURITY_HEADERS`; every error uses the one
-shape defined in :mod:`api_errors`.
+This module only assembles the function: the Powertools Logger, Metrics and (when tracing
+can happen) Tracer, the resolver with every router of the :mod:`routes` package, the
+exception handlers, and the entry point that adds the standard headers and writes the
+access log. The routes themselves live in ``routes/``, one module per resource; what every
+route gets however it is declared (405 with ``Allow``, body rules, tracing) is attached in
+:mod:`routing`. Every response, success or error, is JSON and carries the security headers
+in :data:`SECURITY_HEADERS`; every error uses the one shape defined in :mod:`api_errors`.
 
 Security choices worth knowing before editing:
 
@@ -42,27 +46,23 @@ Environment variables (all optional):
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from api_errors import (
     ERROR_CATALOG,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
-    VALIDATION_FAILED,
     ApiError,
     ErrorDetail,
     code_for_status,
     error_body,
 )
-from api_schema import ECHO_REQUEST, validate_object
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import (
-    APIGatewayRestResolver,
     CORSConfig,
     Response,
     content_types,
@@ -70,15 +70,14 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from request_body import read_json_body
-from secret_config import load_secret_config
-from settings import Settings
+from routes import ROUTERS
+from routing import RestApi
+from settings import Settings, settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 # Libraries the X-Ray SDK instruments so outbound calls get their own subsegments. Empty:
@@ -102,6 +101,11 @@ SECURITY_HEADERS: Final[Mapping[str, str]] = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+# What the function answers besides what routes declare (scripts/openapi.py documents it):
+# any route, for an unexpected exception, and a request that matches no route.
+ROUTE_ERROR_CODES: Final = (INTERNAL_ERROR,)
+UNMATCHED_ERROR_CODES: Final = (NOT_FOUND, METHOD_NOT_ALLOWED)
 
 # Paths are client input: bound what an access-log line can carry.
 _MAX_LOGGED_PATH_CHARS: Final = 256
@@ -130,11 +134,12 @@ def _build_cors(settings: Settings) -> CORSConfig | None:
     return cors
 
 
-settings: Final = Settings.from_env(os.environ)
 logger: Final = Logger(service=settings.service_name)
 metrics: Final = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 tracer: Final = _build_tracer(settings)
-app: Final = APIGatewayRestResolver(cors=_build_cors(settings), debug=settings.debug)
+app: Final = RestApi(cors=_build_cors(settings), debug=settings.debug, tracer=tracer)
+for _router in ROUTERS:
+    app.include_router(_router)
 
 # log_metrics warns on every invocation without application metrics (only 5xx add one);
 # that is expected here, so keep it out of the function's logs.
@@ -142,37 +147,6 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 for _problem in settings.problems:
     logger.warning("Configuration problem", extra={"problem": _problem})
-
-# Allowed methods per path, filled by _route: the 405 answer and its Allow header come from
-# here, because Powertools only knows "no route matched" (404).
-ALLOWED_METHODS: Final[dict[str, set[str]]] = {}
-
-
-def _normalize_path(path: str) -> str:
-    """Match Powertools' REST routing, which ignores trailing slashes (``/health/``)."""
-    return path.rstrip("/") or "/"
-
-
-def _traced(func: _F) -> _F:
-    """Give a route its own X-Ray subsegment when tracing is on; identity otherwise.
-
-    ``capture_response=False``: responses echo client input, which must not be copied into
-    trace metadata.
-    """
-    if tracer is None:
-        return func
-    return tracer.capture_method(capture_response=False)(func)
-
-
-def _route(method: str, path: str) -> Callable[[_F], _F]:
-    """Register a route with Powertools and in :data:`ALLOWED_METHODS` in one place."""
-
-    def register(func: _F) -> _F:
-        ALLOWED_METHODS.setdefault(_normalize_path(path), set()).add(method)
-        app.route(path, method)(_traced(func))
-        return func
-
-    return register
 
 
 def _request_id_of(event: Mapping[str, Any]) -> str:
@@ -187,49 +161,6 @@ def _request_id_of(event: Mapping[str, Any]) -> str:
 
 def _current_request_id() -> str:
     return _request_id_of(app.current_event.raw_event)
-
-
-# --------------------------------------------------------------------------- routes
-
-
-@_route("GET", "/health")
-def health() -> dict[str, str]:
-    """Liveness probe: no dependencies are checked, so it stays cheap and always answers."""
-    return {"status": "ok"}
-
-
-@_route("GET", "/")
-def root() -> dict[str, Any]:
-    """Identify the deployment, so a client can tell which version answered which request.
-
-    Also proves the secret configuration loads (its size only: values never leave
-    the function), so a broken secret or permission shows on the first request.
-    """
-    config = load_secret_config(settings.config_secret_arn)
-    return {
-        "service": settings.service_name,
-        "version": settings.app_version,
-        "request_id": _current_request_id(),
-        "config_source": "secretsmanager" if settings.config_secret_arn else "none",
-        "config_entries": len(config),
-    }
-
-
-@_route("POST", "/echo")
-def echo() -> dict[str, Any]:
-    """Echo a validated message: the template for routes that accept a JSON body."""
-    payload = read_json_body(app.current_event, settings.max_body_bytes)
-    problems = validate_object(ECHO_REQUEST, payload)
-    if problems:
-        raise ApiError(VALIDATION_FAILED, details=problems)
-    data = cast("dict[str, Any]", payload)
-    message: str = data["message"]
-    return {
-        "message": message,
-        "tags": data.get("tags", []),
-        "length": len(message),
-        "request_id": _current_request_id(),
-    }
 
 
 # --------------------------------------------------------------------------- errors
@@ -266,12 +197,12 @@ def _on_api_error(exc: ApiError) -> Response[Any]:
 @app.not_found
 def _on_not_found(_exc: NotFoundError) -> Response[Any]:
     """404, or 405 with ``Allow`` when the path exists under other methods."""
-    allowed = ALLOWED_METHODS.get(_normalize_path(app.current_event.path))
+    allowed = app.allowed_methods(app.current_event.path)
     if allowed:
         return _error_response(
             HTTPStatus.METHOD_NOT_ALLOWED,
             METHOD_NOT_ALLOWED,
-            headers={"Allow": ", ".join(sorted(allowed))},
+            headers={"Allow": ", ".join(allowed)},
         )
     return _error_response(HTTPStatus.NOT_FOUND, NOT_FOUND)
 

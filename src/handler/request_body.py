@@ -11,19 +11,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from api_errors import (
     INVALID_ENCODING,
     MALFORMED_JSON,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_FAILED,
     ApiError,
 )
-from aws_lambda_powertools.event_handler import content_types
+from api_schema import ObjectSchema, validate_object
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
+from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler
+from settings import settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 
 def check_content_type(value: str | None) -> None:
@@ -92,19 +97,81 @@ def parse_json(text: str) -> object:
     )
 
 
-def read_json_body(event: BaseProxyEvent, limit: int) -> object:
-    """Parse the request's body as strict JSON, mapping each failure to its error."""
-    check_content_type(event.headers.get("content-type"))
-    raw = body_bytes(event.body, bool(event.is_base64_encoded), limit)
+EMPTY_BODY_MESSAGE: Final = "The request body is empty; send a JSON object."
+
+# The codes JsonBody answers with (scripts/openapi.py documents them for each body route).
+BODY_ERROR_CODES: Final = (
+    UNSUPPORTED_MEDIA_TYPE,
+    PAYLOAD_TOO_LARGE,
+    INVALID_ENCODING,
+    MALFORMED_JSON,
+)
+SCHEMA_ERROR_CODES: Final = (VALIDATION_FAILED,)
+
+
+def check_body(body: str | None, is_base64: bool, limit: int) -> None:
+    """Refuse a body that is too large, not valid base64 (when flagged so) or not UTF-8."""
+    if not body:
+        return
+    if not is_base64 and body.isascii():
+        # The common case, without copies: one byte per character, and no surrogates.
+        if len(body) > limit:
+            raise _too_large(limit)
+        return
     try:
-        text = raw.decode("utf-8")
+        body_bytes(body, is_base64, limit).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(INVALID_ENCODING, "The request body is not valid UTF-8.") from None
+
+
+def parse_json_body(text: str) -> Any:
+    """The resolver's JSON deserializer: strict JSON, each failure a documented 400.
+
+    Powertools calls it for ``current_event.json_body`` (and caches the result), so every
+    route that reads the body gets the same strict parse, declared body rules or not.
+    """
     if not text.strip():
-        raise ApiError(MALFORMED_JSON, "The request body is empty; send a JSON object.")
+        raise ApiError(MALFORMED_JSON, EMPTY_BODY_MESSAGE)
     try:
         return parse_json(text)
     except _DuplicateKeyError:
         raise ApiError(MALFORMED_JSON, "The request body repeats a JSON object key.") from None
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise ApiError(MALFORMED_JSON) from None
+
+
+class JsonBody(BaseMiddlewareHandler[APIGatewayRestResolver]):
+    """Route middleware: the request body is JSON, and matches ``schema`` when one is given.
+
+    Declared by routes that take a JSON body, e.g.
+    ``@router.post("/echo", middlewares=[JsonBody(schema=ECHO_REQUEST)])``; routing.RestApi
+    adds a schema-less one to every POST, PUT and PATCH route that declares none. In order:
+    415 for another content type, 413 over ``MAX_BODY_BYTES`` (before any work on the
+    body), 400 for bad base64, bad UTF-8 or JSON that is not strict, then - with a schema -
+    400 for an empty body and 422 with every problem for a body the schema refuses. The
+    route then reads the parsed body with ``current_event.json_body`` (parsed once).
+    """
+
+    def __init__(self, schema: ObjectSchema | None = None) -> None:
+        super().__init__()
+        self.schema = schema
+
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        """Every error code this middleware can answer with."""
+        return BODY_ERROR_CODES + (SCHEMA_ERROR_CODES if self.schema is not None else ())
+
+    def handler(
+        self, app: APIGatewayRestResolver, next_middleware: NextMiddleware
+    ) -> Response[Any]:
+        event = app.current_event
+        check_content_type(event.headers.get("content-type"))
+        check_body(event.body, bool(event.is_base64_encoded), settings.max_body_bytes)
+        payload = event.json_body  # None for no body at all, and for the JSON text `null`
+        if self.schema is not None:
+            if not event.body:
+                raise ApiError(MALFORMED_JSON, EMPTY_BODY_MESSAGE)
+            problems = validate_object(self.schema, payload)
+            if problems:
+                raise ApiError(VALIDATION_FAILED, details=problems)
+        return next_middleware(app)

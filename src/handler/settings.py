@@ -8,6 +8,7 @@ are documented in :mod:`app`'s docstring.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -99,3 +100,7 @@ def _tracing_possible(env: Mapping[str, str]) -> bool:
     if not env.get(pt_constants.LAMBDA_TASK_ROOT_ENV):
         return False
     return not (env.get(pt_constants.SAM_LOCAL_ENV) or env.get(pt_constants.CHALICE_LOCAL_ENV))
+
+
+# The container's configuration: environment variables cannot change during its life.
+settings: Final = Settings.from_env(os.environ)

@@ -13,7 +13,7 @@ FUNCTION_DIR = ROOT / ".aws-sam" / "build" / "ApiFunction"
 def test_handler_ships_unchecked_hash_bytecode_for_python313() -> None:
     # Lambda's code directory is read-only: without shipped .pyc every cold start
     # compiles the handler and its dependencies from source.
-    for module in ("app", "api_errors", "api_schema", "secret_config", "settings", "request_body"):
+    for module in ("app", "api_errors", "api_schema", "secret_config", "settings", "request_body", "routing"):
         pyc = FUNCTION_DIR / "__pycache__" / f"{module}.cpython-313.pyc"
         header = pyc.read_bytes()[:16]
         (flags,) = struct.unpack("<I", header[4:8])

@@ -144,8 +144,10 @@ def load_app_copy(
 ) -> Iterator[Callable[[Mapping[str, str | None]], ModuleType]]:
     """Load an independent copy of ``app.py`` under other environment variables.
 
-    The copy has its own resolver, settings and Powertools objects, so configuration read at
-    import (CORS, limits, debug) can be tested without disturbing the shared module.
+    The copy imports its own fresh copies of the other handler modules (settings, routes,
+    request_body, ...), so it has its own resolver, settings, routers and Powertools objects:
+    configuration read at import (CORS, limits, debug) can be tested without disturbing the
+    shared module. They are reachable as ``copy.HANDLER_MODULES[name]``.
     """
     counter = 0
     with pytest.MonkeyPatch.context() as mp:
@@ -159,7 +161,16 @@ def load_app_copy(
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             mp.setitem(sys.modules, name, module)  # dataclasses look their module up there
-            spec.loader.exec_module(module)
+            shared = _loaded_handler_modules()
+            for shared_name in shared:
+                del sys.modules[shared_name]
+            try:
+                spec.loader.exec_module(module)
+                module.HANDLER_MODULES = _loaded_handler_modules()
+            finally:
+                for fresh_name in _loaded_handler_modules():
+                    del sys.modules[fresh_name]
+                sys.modules.update(shared)
             return module
 
         yield load

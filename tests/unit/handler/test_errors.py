@@ -51,7 +51,7 @@ def test_unhandled_exception_is_opaque_and_logged(
     output: OutputCapture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(app_module, "validate_object", _raise_internal)
+    monkeypatch.setattr(importlib.import_module("request_body"), "validate_object", _raise_internal)
     event = load_event("echo")
 
     response = invoke(event)
@@ -123,7 +123,9 @@ def test_500_is_opaque_even_in_powertools_debug_mode(
 ) -> None:
     debug_app = load_app_copy({"POWERTOOLS_DEV": "true", "POWERTOOLS_LOGGER_LOG_EVENT": "true"})
     assert debug_app.settings.debug is True
-    monkeypatch.setattr(debug_app, "validate_object", _raise_internal)
+    monkeypatch.setattr(
+        debug_app.HANDLER_MODULES["request_body"], "validate_object", _raise_internal
+    )
 
     response = debug_app.lambda_handler(load_event("echo"), lambda_context)
     capsys.readouterr()

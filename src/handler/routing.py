@@ -1,0 +1,184 @@
+"""The resolver all routes are registered on, and the one place route-wide behaviour is attached.
+
+Routes are declared with Powertools' own decorators (``@router.get``, ``@router.post`` on
+an ``APIGatewayRouter`` included with ``app.include_router``, or ``@app.get`` on the
+resolver itself). Every one of those ends in the resolver's public ``route`` method, so
+:class:`RestApi` overrides that method, and nothing else, to give every route, however
+it was declared:
+
+* **405 with Allow.** The (method, path) pair is recorded. Powertools only knows "no route
+  matched" (its not-found handler, a 404); :meth:`RestApi.allowed_methods` tells the
+  not-found handler in app.py which methods the path does have.
+* **Body rules.** A route that takes a body (POST, PUT, PATCH, or any route declaring a
+  :class:`~request_body.JsonBody` middleware) runs :class:`~request_body.JsonBody` first:
+  content type, size, encoding and strict JSON, then its JSON Schema when it declares one.
+  It is a Powertools route middleware, so a GET route runs exactly as Powertools runs it.
+* **Tracing.** When a Tracer exists, the route function runs in its own X-Ray subsegment
+  (``capture_response=False``: responses echo client input, which must not be copied into
+  trace metadata).
+* **Strict JSON everywhere.** ``current_event.json_body`` parses with
+  :func:`request_body.parse_json_body` (no duplicate keys, no NaN), whichever route reads it.
+
+The recorded :attr:`RestApi.operations` are also what scripts/openapi.py documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.constants import (
+    DEFAULT_OPENAPI_RESPONSE_DESCRIPTION,
+    DEFAULT_STATUS_CODE,
+)
+from request_body import JsonBody, parse_json_body
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.event_handler import CORSConfig
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.shared.types import AnyCallableT
+
+# Methods whose requests carry a body; their routes get the body rules without asking.
+BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+# A ``<name>`` path segment matches what Powertools accepts there: one segment, never "/".
+_PARAMETER: Final = re.compile(r"<(\w+)>")
+_SEGMENT_CHARS: Final = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One declared (method, path) and what the resolver attached to it."""
+
+    method: str
+    path: str
+    """As declared, in Powertools' syntax (``/items/<item_id>``), without a trailing slash."""
+    openapi_path: str
+    """The same in OpenAPI's syntax (``/items/{item_id}``)."""
+    body: JsonBody | None
+    """The body rules the route runs, ``None`` for a route that takes no body."""
+    include_in_schema: bool
+
+
+def _normalize(path: str) -> str:
+    """Powertools' REST routing ignores trailing slashes (``/health/`` is ``/health``)."""
+    return path.rstrip("/") or "/"
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    literal_parts = _PARAMETER.split(path)[::2]
+    return re.compile("^" + _SEGMENT_CHARS.join(re.escape(part) for part in literal_parts) + "/*$")
+
+
+class RestApi(APIGatewayRestResolver):
+    """``APIGatewayRestResolver`` whose ``route`` also records and equips every route."""
+
+    def __init__(
+        self,
+        *,
+        cors: CORSConfig | None = None,
+        debug: bool | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        super().__init__(cors=cors, debug=debug, json_body_deserializer=parse_json_body)
+        self.tracer = tracer
+        self._operations: list[Operation] = []
+        self._static_methods: dict[str, set[str]] = {}
+        self._dynamic_methods: list[tuple[re.Pattern[str], set[str]]] = []
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        """Every declared route, in declaration order."""
+        return tuple(self._operations)
+
+    def allowed_methods(self, path: str) -> tuple[str, ...]:
+        """The methods declared for the path of a request, sorted; empty for an unknown path."""
+        normalized = _normalize(path)
+        methods = self._static_methods.get(normalized)
+        if methods is None:
+            methods = next(
+                (found for pattern, found in self._dynamic_methods if pattern.match(normalized)),
+                set(),
+            )
+        return tuple(sorted(methods))
+
+    def _record(self, method: str, rule: str, body: JsonBody | None, in_schema: bool) -> None:
+        path = _normalize(rule)
+        openapi_path = _PARAMETER.sub(r"{\1}", path)
+        self._operations.append(Operation(method, path, openapi_path, body, in_schema))
+        if _PARAMETER.search(path):
+            pattern = _path_pattern(path)
+            for known, methods in self._dynamic_methods:
+                if known.pattern == pattern.pattern:
+                    methods.add(method)
+                    return
+            self._dynamic_methods.append((pattern, {method}))
+        else:
+            self._static_methods.setdefault(path, set()).add(method)
+
+    def route(
+        self,
+        rule: str,
+        method: str | list[str] | tuple[str],
+        cors: bool | None = None,
+        compress: bool = False,
+        cache_control: str | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        responses: dict[int, OpenAPIResponse] | None = None,
+        response_description: str = DEFAULT_OPENAPI_RESPONSE_DESCRIPTION,
+        tags: list[str] | None = None,
+        operation_id: str | None = None,
+        include_in_schema: bool = True,
+        security: list[dict[str, list[str]]] | None = None,
+        openapi_extensions: dict[str, Any] | None = None,
+        deprecated: bool = False,
+        enable_validation: bool | None = None,
+        custom_response_validation_http_code: int | HTTPStatus | None = None,
+        status_code: int = DEFAULT_STATUS_CODE,
+        middlewares: list[Callable[..., Any]] | None = None,
+    ) -> Callable[[AnyCallableT], AnyCallableT]:
+        """Powertools' ``route``, registering one method at a time with the extras above."""
+        methods = [method] if isinstance(method, str) else list(method)
+        register_with_powertools = super().route
+
+        def register(func: AnyCallableT) -> AnyCallableT:
+            handler: Callable[..., Any] = func
+            if self.tracer is not None:
+                handler = self.tracer.capture_method(capture_response=False)(func)
+            for item in methods:
+                declared = list(middlewares or ())
+                body = next((m for m in declared if isinstance(m, JsonBody)), None)
+                if body is None and item.upper() in BODY_METHODS:
+                    body = JsonBody()
+                    declared.insert(0, body)
+                self._record(item.upper(), rule, body, include_in_schema)
+                register_with_powertools(
+                    rule,
+                    item,
+                    cors,
+                    compress,
+                    cache_control,
+                    summary,
+                    description,
+                    responses,
+                    response_description,
+                    tags,
+                    operation_id,
+                    include_in_schema,
+                    security,
+                    openapi_extensions,
+                    deprecated,
+                    enable_validation,
+                    custom_response_validation_http_code,
+                    status_code,
+                    declared,
+                )(handler)
+            return func
+
+        return register
