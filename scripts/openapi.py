@@ -367,7 +367,7 @@ def build_document(handler_dir: Path = HANDLER_DIR) -> dict[str, Any]:
     """The whole OpenAPI document as plain data."""
     template = _template()
     module = load_handler(handler_environment(template), handler_dir)
-    body_schema = sys.modules["api_schema"]
+    body_schema = sys.modules["body_schema"]
     build = Builder(module)
     security_schemes, servers, secured = _security_and_servers(template)
     raw = module.app.get_openapi_json_schema(

@@ -21,9 +21,9 @@ from api_errors import (
     VALIDATION_FAILED,
     ApiError,
 )
-from api_schema import ObjectSchema, validate_object
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler
+from body_schema import load, validate_object
 from settings import settings
 
 if TYPE_CHECKING:
@@ -144,7 +144,8 @@ class JsonBody(BaseMiddlewareHandler[APIGatewayRestResolver]):
     """Route middleware: the request body is JSON, and matches ``schema`` when one is given.
 
     Declared by routes that take a JSON body, e.g.
-    ``@router.post("/echo", middlewares=[JsonBody(schema=ECHO_REQUEST)])``; routing.RestApi
+    ``@router.post("/echo", middlewares=[JsonBody(schema="echo_request")])`` for the
+    JSON Schema in ``schemas/echo_request.json``; routing.RestApi
     adds a schema-less one to every POST, PUT and PATCH route that declares none. In order:
     415 for another content type, 413 over ``MAX_BODY_BYTES`` (before any work on the
     body), 400 for bad base64, bad UTF-8 or JSON that is not strict, then - with a schema -
@@ -152,9 +153,10 @@ class JsonBody(BaseMiddlewareHandler[APIGatewayRestResolver]):
     route then reads the parsed body with ``current_event.json_body`` (parsed once).
     """
 
-    def __init__(self, schema: ObjectSchema | None = None) -> None:
+    def __init__(self, schema: str | None = None) -> None:
         super().__init__()
-        self.schema = schema
+        # Loaded now, so a route naming a schema that was never generated fails at import.
+        self.schema = load(schema) if schema is not None else None
 
     @property
     def error_codes(self) -> tuple[str, ...]:

@@ -1,14 +1,14 @@
 """``POST /echo``: echo a validated message - the example of a route that takes a JSON body.
 
 The body rules run before the function (request_body.JsonBody, declared below with the
-schema): by the time it runs, ``current_event.json_body`` is a parsed, schema-valid dict.
+body's JSON Schema, ``schemas/echo_request.json``): by the time the function runs,
+``current_event.json_body`` is a parsed, schema-valid dict.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from api_schema import ECHO_REQUEST
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from request_body import JsonBody
 
@@ -19,7 +19,7 @@ router = APIGatewayRouter()
     "/echo",
     summary="Echo a validated message",
     description="Returns the message and tags it was sent, with the message's length.",
-    middlewares=[JsonBody(schema=ECHO_REQUEST)],
+    middlewares=[JsonBody(schema="echo_request")],
     responses={
         200: {
             "description": "The validated message, echoed.",

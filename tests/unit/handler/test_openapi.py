@@ -193,11 +193,11 @@ def test_the_document_is_valid_openapi_31() -> None:
 def test_request_body_schema_is_the_one_the_handler_validates_with(
     app_module: ModuleType,
 ) -> None:
-    import api_schema  # the handler's own module, on sys.path through app_module
+    import body_schema  # the handler's own module, on sys.path through app_module
 
     (echo,) = [op for op in app_module.app.operations if op.path == "/echo"]
     assert echo.body is not None and echo.body.schema is not None
-    assert document()["components"]["schemas"]["EchoRequest"] == api_schema.json_schema(
+    assert document()["components"]["schemas"]["EchoRequest"] == body_schema.json_schema(
         echo.body.schema
     )
 
