@@ -361,3 +361,86 @@ def test_the_error_contract_holds(example: Example) -> None:
 def test_the_existing_routes_still_answer(example: Example) -> None:
     responses = example.call([load_event(name) for name in ("health", "root", "echo")])
     assert [r["statusCode"] for r in responses] == [200, 200, 200]
+
+
+# --------------------------------------------------------------------------- hostile bodies
+
+
+def test_hostile_bodies_in_nested_positions(example: Example) -> None:
+    """Deep nesting, huge arrays, wrong types, long keys and overflow, below the top level."""
+    deep = "[" * 900 + "]" * 900
+    deep_object = '{"a": ' * 900 + "1" + "}" * 900
+    base = '"name": "pen", "quantity": 1'
+    probes: list[tuple[str, list[dict[str, str]]]] = [
+        (
+            f'{{{base}, "dimensions": {{"width_cm": {deep}, "height_cm": 1}}}}',
+            [{"field": "$.dimensions.width_cm", "problem": "value must be a number"}],
+        ),
+        (
+            f'{{{base}, "parts": [{deep}]}}',
+            [{"field": "$.parts[0]", "problem": "item must be an object"}],
+        ),
+        (
+            f'{{{base}, "dimensions": {{"width_cm": 1, "height_cm": 1, "z": {deep_object}}}}}',
+            [{"field": "$.dimensions.z", "problem": "field is not allowed"}],
+        ),
+        (
+            f'{{{base}, "dimensions": {{"width_cm": 1e999, "height_cm": -1e999}}}}',
+            [
+                {
+                    "field": "$.dimensions.width_cm",
+                    "problem": "value must be greater than 0 and at most 500",
+                },
+                {
+                    "field": "$.dimensions.height_cm",
+                    "problem": "value must be greater than 0 and at most 500",
+                },
+            ],
+        ),
+        (
+            json.dumps({"name": "pen", "quantity": 1, "dimensions": {"k" * 10_000: 1}}),
+            [
+                {"field": "$.dimensions.width_cm", "problem": "field is required"},
+                {"field": "$.dimensions.height_cm", "problem": "field is required"},
+                {"field": "$.dimensions." + "k" * 64 + "...", "problem": "field is not allowed"},
+            ],
+        ),
+        (
+            json.dumps(
+                {
+                    "name": [],
+                    "quantity": {},
+                    "gift": None,
+                    "dimensions": {"width_cm": True, "height_cm": "1"},
+                    "parts": [{"sku": 1, "count": "1"}, {"sku": "\ud800", "count": 1}],
+                }
+            ),
+            [
+                {"field": "$.name", "problem": "value must be a string"},
+                {"field": "$.quantity", "problem": "value must be an integer"},
+                {"field": "$.gift", "problem": "value must be a boolean (true or false)"},
+                {"field": "$.dimensions.width_cm", "problem": "value must be a number"},
+                {"field": "$.dimensions.height_cm", "problem": "value must be a number"},
+                {"field": "$.parts[0].sku", "problem": "value must be a string"},
+                {"field": "$.parts[0].count", "problem": "value must be an integer"},
+                {
+                    "field": "$.parts[1].sku",
+                    "problem": "value must match the pattern ^[A-Z0-9-]+$",
+                },
+            ],
+        ),
+    ]
+    huge = json.dumps({"name": "pen", "quantity": 1, "parts": [{}] * 2_000})  # about 8 KB
+    responses = example.call(
+        [items_event(None, raw=raw) for raw, _ in probes] + [items_event(None, raw=huge)]
+    )
+    for (raw, expected), response in zip(probes, responses[:-1], strict=True):
+        assert response["statusCode"] == 422, (raw[:80], response["body"][:300])
+        assert response["json"]["error"]["details"] == expected, raw[:80]
+    huge_details = responses[-1]["json"]["error"]["details"]
+    assert huge_details[0] == {
+        "field": "$.parts",
+        "problem": "array must have at most 20 items (got 2000)",
+    }
+    assert len(huge_details) == 20
+    assert all(len(r["body"]) < 4_096 for r in responses)
