@@ -3,9 +3,9 @@
 Do not edit: change a schema file and run `make generate` (`make lint` fails while this
 module is stale). fastjsonschema 2.22.3 wrote the validator functions (one per node of a
 schema: the body, every property, every array's items); the script renamed them so that
-they share this module and replaced fastjsonschema's exception import with the compatible
-class below, so the function imports nothing of fastjsonschema and compiles nothing at run
-time. body_schema.py is what uses them.
+they share this module, replaced fastjsonschema's exception with the class below and
+reduced each raise to the rule that failed, so the function imports nothing of
+fastjsonschema and compiles nothing at run time. body_schema.py is what uses them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from typing import Any
 class JsonSchemaValueException(ValueError):
     """A value broke a rule; ``rule`` names the schema keyword (never the value)."""
 
-    def __init__(self, message, value=None, name=None, definition=None, rule=None):
-        super().__init__(message)
+    def __init__(self, *, rule):
         self.rule = rule
 
 
@@ -49,102 +48,102 @@ _ECHO_REQUEST_0_PATTERNS = {'unicode-text_re_pattern': re.compile('^[^\\ud800-\\
 
 def _echo_request_0_validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, dict):
-        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be object', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'object', 'properties': {'message': {'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, 'tags': {'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}}, 'required': ['message'], 'additionalProperties': False}, rule='type')
+        raise JsonSchemaValueException(rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['message']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must contain ' + (str(sorted(data__missing_keys)) + ' properties'), value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'object', 'properties': {'message': {'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, 'tags': {'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}}, 'required': ['message'], 'additionalProperties': False}, rule='required')
+            raise JsonSchemaValueException(rule='required')
         data_keys = set(data.keys())
         if 'message' in data_keys:
             data_keys.remove('message')
             data__message = data['message']
             if not isinstance(data__message, str):
-                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be string', value=data__message, name='' + (name_prefix or 'data') + '.message', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='type')
+                raise JsonSchemaValueException(rule='type')
             if isinstance(data__message, str):
                 data__message_len = len(data__message)
                 if data__message_len < 1:
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be longer than or equal to 1 characters', value=data__message, name='' + (name_prefix or 'data') + '.message', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='minLength')
+                    raise JsonSchemaValueException(rule='minLength')
                 if data__message_len > 1024:
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be shorter than or equal to 1024 characters', value=data__message, name='' + (name_prefix or 'data') + '.message', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='maxLength')
+                    raise JsonSchemaValueException(rule='maxLength')
                 if not _ECHO_REQUEST_0_PATTERNS['unicode-text_re_pattern'].match(data__message):
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be unicode-text', value=data__message, name='' + (name_prefix or 'data') + '.message', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='format')
+                    raise JsonSchemaValueException(rule='format')
         if 'tags' in data_keys:
             data_keys.remove('tags')
             data__tags = data['tags']
             if not isinstance(data__tags, (list, tuple)):
-                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.tags must be array', value=data__tags, name='' + (name_prefix or 'data') + '.tags', definition={'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}, rule='type')
+                raise JsonSchemaValueException(rule='type')
             data__tags_is_list = isinstance(data__tags, (list, tuple))
             if data__tags_is_list:
                 data__tags_len = len(data__tags)
                 if data__tags_len > 10:
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.tags must contain less than or equal to 10 items', value=data__tags, name='' + (name_prefix or 'data') + '.tags', definition={'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}, rule='maxItems')
+                    raise JsonSchemaValueException(rule='maxItems')
                 for data__tags_x, data__tags_item in enumerate(data__tags):
                     if not isinstance(data__tags_item, str):
-                        raise JsonSchemaValueException('' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + ' must be string', value=data__tags_item, name='' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='type')
+                        raise JsonSchemaValueException(rule='type')
                     if isinstance(data__tags_item, str):
                         data__tags_item_len = len(data__tags_item)
                         if data__tags_item_len < 1:
-                            raise JsonSchemaValueException('' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + ' must be longer than or equal to 1 characters', value=data__tags_item, name='' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='minLength')
+                            raise JsonSchemaValueException(rule='minLength')
                         if data__tags_item_len > 64:
-                            raise JsonSchemaValueException('' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + ' must be shorter than or equal to 64 characters', value=data__tags_item, name='' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='maxLength')
+                            raise JsonSchemaValueException(rule='maxLength')
                         if not _ECHO_REQUEST_0_PATTERNS['unicode-text_re_pattern'].match(data__tags_item):
-                            raise JsonSchemaValueException('' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + ' must be unicode-text', value=data__tags_item, name='' + (name_prefix or 'data') + '.tags[{data__tags_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='format')
+                            raise JsonSchemaValueException(rule='format')
         if data_keys:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must not contain ' + str(data_keys) + ' properties', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'object', 'properties': {'message': {'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, 'tags': {'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}}, 'required': ['message'], 'additionalProperties': False}, rule='additionalProperties')
+            raise JsonSchemaValueException(rule='additionalProperties')
     return data
 
 _ECHO_REQUEST_1_PATTERNS = {'unicode-text_re_pattern': re.compile('^[^\\ud800-\\udfff]*\\Z')}
 
 def _echo_request_1_validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, str):
-        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be string', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='type')
+        raise JsonSchemaValueException(rule='type')
     if isinstance(data, str):
         data_len = len(data)
         if data_len < 1:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be longer than or equal to 1 characters', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='minLength')
+            raise JsonSchemaValueException(rule='minLength')
         if data_len > 1024:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be shorter than or equal to 1024 characters', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='maxLength')
+            raise JsonSchemaValueException(rule='maxLength')
         if not _ECHO_REQUEST_1_PATTERNS['unicode-text_re_pattern'].match(data):
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be unicode-text', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 1024, 'format': 'unicode-text'}, rule='format')
+            raise JsonSchemaValueException(rule='format')
     return data
 
 _ECHO_REQUEST_2_PATTERNS = {'unicode-text_re_pattern': re.compile('^[^\\ud800-\\udfff]*\\Z')}
 
 def _echo_request_2_validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (list, tuple)):
-        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be array', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}, rule='type')
+        raise JsonSchemaValueException(rule='type')
     data_is_list = isinstance(data, (list, tuple))
     if data_is_list:
         data_len = len(data)
         if data_len > 10:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must contain less than or equal to 10 items', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'array', 'maxItems': 10, 'items': {'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}}, rule='maxItems')
+            raise JsonSchemaValueException(rule='maxItems')
         for data_x, data_item in enumerate(data):
             if not isinstance(data_item, str):
-                raise JsonSchemaValueException('' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + ' must be string', value=data_item, name='' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='type')
+                raise JsonSchemaValueException(rule='type')
             if isinstance(data_item, str):
                 data_item_len = len(data_item)
                 if data_item_len < 1:
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + ' must be longer than or equal to 1 characters', value=data_item, name='' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='minLength')
+                    raise JsonSchemaValueException(rule='minLength')
                 if data_item_len > 64:
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + ' must be shorter than or equal to 64 characters', value=data_item, name='' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='maxLength')
+                    raise JsonSchemaValueException(rule='maxLength')
                 if not _ECHO_REQUEST_2_PATTERNS['unicode-text_re_pattern'].match(data_item):
-                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + ' must be unicode-text', value=data_item, name='' + (name_prefix or 'data') + '[{data_x}]'.format(**locals()) + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='format')
+                    raise JsonSchemaValueException(rule='format')
     return data
 
 _ECHO_REQUEST_3_PATTERNS = {'unicode-text_re_pattern': re.compile('^[^\\ud800-\\udfff]*\\Z')}
 
 def _echo_request_3_validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, str):
-        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be string', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='type')
+        raise JsonSchemaValueException(rule='type')
     if isinstance(data, str):
         data_len = len(data)
         if data_len < 1:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be longer than or equal to 1 characters', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='minLength')
+            raise JsonSchemaValueException(rule='minLength')
         if data_len > 64:
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be shorter than or equal to 64 characters', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='maxLength')
+            raise JsonSchemaValueException(rule='maxLength')
         if not _ECHO_REQUEST_3_PATTERNS['unicode-text_re_pattern'].match(data):
-            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be unicode-text', value=data, name='' + (name_prefix or 'data') + '', definition={'type': 'string', 'minLength': 1, 'maxLength': 64, 'format': 'unicode-text'}, rule='format')
+            raise JsonSchemaValueException(rule='format')
     return data
 
 

@@ -1,9 +1,14 @@
-"""Reading a request's JSON body: content type, size limit, encoding and strict parsing.
+"""The rules a request's JSON body passes before a route sees it (:class:`JsonBody`).
 
-Each failure maps to one documented error (415, 413, 400 ``INVALID_ENCODING`` or
-``MALFORMED_JSON``), and the body is refused before any work is done on it when it is
-too large. Strict means what RFC 8259 allows and nothing more: no duplicate keys (parsers
-disagree on which value wins) and no ``NaN``/``Infinity``.
+Content type, size limit, encoding, strict parsing, then the route's JSON Schema when it
+names one. Each failure maps to one documented error (415, 413, 400 ``INVALID_ENCODING``
+or ``MALFORMED_JSON``, 422 ``VALIDATION_FAILED``), and a body that is too large is refused
+before any work is done on it. Strict means what RFC 8259 allows and nothing more: no
+duplicate keys (parsers disagree on which value wins) and no ``NaN``/``Infinity``.
+
+The parse itself is Powertools' ``current_event.json_body`` with :func:`parse_json_body`
+as the resolver's deserializer (routing.RestApi installs it), so the body is parsed once
+and the route reads it the usual Powertools way.
 """
 
 from __future__ import annotations
@@ -143,14 +148,14 @@ def parse_json_body(text: str) -> Any:
 class JsonBody(BaseMiddlewareHandler[APIGatewayRestResolver]):
     """Route middleware: the request body is JSON, and matches ``schema`` when one is given.
 
-    Declared by routes that take a JSON body, e.g.
+    Declared by a route that takes a JSON body, e.g.
     ``@router.post("/echo", middlewares=[JsonBody(schema="echo_request")])`` for the
-    JSON Schema in ``schemas/echo_request.json``; routing.RestApi
-    adds a schema-less one to every POST, PUT and PATCH route that declares none. In order:
-    415 for another content type, 413 over ``MAX_BODY_BYTES`` (before any work on the
-    body), 400 for bad base64, bad UTF-8 or JSON that is not strict, then - with a schema -
-    400 for an empty body and 422 with every problem for a body the schema refuses. The
-    route then reads the parsed body with ``current_event.json_body`` (parsed once).
+    JSON Schema in ``schemas/echo_request.json``; routing.RestApi adds a schema-less one
+    to every POST, PUT and PATCH route that declares none. In order: 415 for another
+    content type, 413 over ``MAX_BODY_BYTES`` (before any work on the body), 400 for bad
+    base64 or bad UTF-8, then - with a schema - 400 for an empty body, 400 for JSON that is
+    not strict, and 422 with every problem for a body the schema refuses. The route then
+    reads the parsed body with ``current_event.json_body`` (parsed once).
     """
 
     def __init__(self, schema: str | None = None) -> None:
@@ -169,11 +174,12 @@ class JsonBody(BaseMiddlewareHandler[APIGatewayRestResolver]):
         event = app.current_event
         check_content_type(event.headers.get("content-type"))
         check_body(event.body, bool(event.is_base64_encoded), settings.max_body_bytes)
-        payload = event.json_body  # None for no body at all, and for the JSON text `null`
-        if self.schema is not None:
-            if not event.body:
-                raise ApiError(MALFORMED_JSON, EMPTY_BODY_MESSAGE)
-            problems = validate_object(self.schema, payload)
-            if problems:
-                raise ApiError(VALIDATION_FAILED, details=problems)
+        if self.schema is None:
+            _ = event.json_body  # parsed (strictly) now, so a bad body is a 400 before the route
+            return next_middleware(app)
+        if not event.body:
+            raise ApiError(MALFORMED_JSON, EMPTY_BODY_MESSAGE)
+        problems = validate_object(self.schema, event.json_body)
+        if problems:
+            raise ApiError(VALIDATION_FAILED, details=problems)
         return next_middleware(app)
