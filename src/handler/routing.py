@@ -90,6 +90,45 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + _SEGMENT_CHARS.join(re.escape(part) for part in literal_parts) + "/*$")
 
 
+class RouteTable:
+    """What was declared: the operations, and the methods of each path for the 405 answer.
+
+    Its own object, held by the resolver as a public attribute, so that nothing here is
+    stored under a private name on a Powertools object (where it could collide with
+    Powertools' own state).
+    """
+
+    __slots__ = ("dynamic", "operations", "static")
+
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+        self.static: dict[str, set[str]] = {}
+        self.dynamic: list[tuple[re.Pattern[str], set[str]]] = []
+
+    def record(self, method: str, rule: str, body: JsonBody | None, in_schema: bool) -> None:
+        path = _normalize(rule)
+        openapi_path = _PARAMETER.sub(r"{\1}", path)
+        self.operations.append(Operation(method, path, openapi_path, body, in_schema))
+        if not _PARAMETER.search(path):
+            self.static.setdefault(path, set()).add(method)
+            return
+        pattern = _path_pattern(path)
+        for known, methods in self.dynamic:
+            if known.pattern == pattern.pattern:
+                methods.add(method)
+                return
+        self.dynamic.append((pattern, {method}))
+
+    def allowed_methods(self, path: str) -> tuple[str, ...]:
+        normalized = _normalize(path)
+        methods = self.static.get(normalized)
+        if methods is None:
+            methods = next(
+                (found for pattern, found in self.dynamic if pattern.match(normalized)), set()
+            )
+        return tuple(sorted(methods))
+
+
 class RestApi(APIGatewayRestResolver):
     """``APIGatewayRestResolver`` whose ``route`` also records and equips every route."""
 
@@ -102,39 +141,16 @@ class RestApi(APIGatewayRestResolver):
     ) -> None:
         super().__init__(cors=cors, debug=debug, json_body_deserializer=parse_json_body)
         self.tracer = tracer
-        self._operations: list[Operation] = []
-        self._static_methods: dict[str, set[str]] = {}
-        self._dynamic_methods: list[tuple[re.Pattern[str], set[str]]] = []
+        self.route_table = RouteTable()
 
     @property
     def operations(self) -> tuple[Operation, ...]:
         """Every declared route, in declaration order."""
-        return tuple(self._operations)
+        return tuple(self.route_table.operations)
 
     def allowed_methods(self, path: str) -> tuple[str, ...]:
         """The methods declared for the path of a request, sorted; empty for an unknown path."""
-        normalized = _normalize(path)
-        methods = self._static_methods.get(normalized)
-        if methods is None:
-            methods = next(
-                (found for pattern, found in self._dynamic_methods if pattern.match(normalized)),
-                set(),
-            )
-        return tuple(sorted(methods))
-
-    def _record(self, method: str, rule: str, body: JsonBody | None, in_schema: bool) -> None:
-        path = _normalize(rule)
-        openapi_path = _PARAMETER.sub(r"{\1}", path)
-        self._operations.append(Operation(method, path, openapi_path, body, in_schema))
-        if _PARAMETER.search(path):
-            pattern = _path_pattern(path)
-            for known, methods in self._dynamic_methods:
-                if known.pattern == pattern.pattern:
-                    methods.add(method)
-                    return
-            self._dynamic_methods.append((pattern, {method}))
-        else:
-            self._static_methods.setdefault(path, set()).add(method)
+        return self.route_table.allowed_methods(path)
 
     def route(
         self,
@@ -172,7 +188,7 @@ class RestApi(APIGatewayRestResolver):
                 if body is None and item.upper() in BODY_METHODS:
                     body = JsonBody()
                     declared.insert(0, body)
-                self._record(item.upper(), rule, body, include_in_schema)
+                self.route_table.record(item.upper(), rule, body, include_in_schema)
                 register_with_powertools(
                     rule,
                     item,
