@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
         render-local build unit integration serve rehearse regions audit render deploy \
-        bench bench-quick load openapi clean
+        bench bench-quick load generate openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -29,10 +29,14 @@ test: setup lint typecheck cfn-lint sam-validate scan build check-template ## ev
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/body_schemas.py --check
 	$(PY) scripts/openapi.py --check
 
-openapi: setup ## regenerate openapi.json from the handler's Powertools routes
+generate: setup ## regenerate src/handler/body_validators.py (schemas/*.json) and openapi.json (routes)
+	$(PY) scripts/body_schemas.py
 	$(PY) scripts/openapi.py
+
+openapi: generate ## the same as generate
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -31,12 +31,12 @@ from bench.figures.common import (
     BUILD_DIR,
     BUILT_FUNCTION,
     DEV_PYTHON,
-    OUR_SOURCES,
     REPO,
     Workspace,
     bytecode_state,
     find_python313,
     machine_info,
+    our_sources,
     say,
 )
 from bench.figures.report import Report
@@ -111,7 +111,7 @@ def build_state() -> str:
     src = REPO / "src" / "handler"
     stale = [
         name
-        for name in OUR_SOURCES
+        for name in our_sources()
         if (src / name).exists()
         and (
             not (BUILT_FUNCTION / name).exists()

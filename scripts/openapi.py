@@ -1,32 +1,33 @@
-"""Generate ``openapi.json`` from the handler's Powertools routes (never written by hand).
+"""Generate ``openapi.json`` from what the handler's routes declare (never written by hand).
 
     python scripts/openapi.py            # (re)write openapi.json at the repository root
     python scripts/openapi.py --check    # exit 1 when the committed file is stale
-    python scripts/openapi.py --output PATH
+    python scripts/openapi.py --output PATH [--handler-dir DIR]
 
 How the document is made, so nothing in it is retyped:
 
 1. The handler (``src/handler/app.py``) is imported the way Lambda imports it, with the
    literal environment variables ``template.yaml`` gives ``ApiFunction`` (tracing off, no
    AWS calls: the handler makes none at import).
-2. Powertools generates the document from the resolver's route table
-   (``app.get_openapi_schema``). This needs pydantic, which is fine here (the dev venv
-   has it); the *function* keeps ``enable_validation`` off and never imports pydantic.
-3. The document is enriched from data the handler already has:
+2. Powertools generates the paths from the routes as declared - path, method, summary,
+   description and ``responses=`` of each ``@router.get``/``@router.post`` - with its
+   public ``get_openapi_json_schema``. This needs pydantic, which is fine here (the dev
+   venv has it); the *function* keeps ``enable_validation`` off and never imports pydantic.
+3. The document is completed from what the resolver attached to each route, read through
+   its public ``operations`` (``routing.RestApi``):
 
-   * request bodies: a route whose code (followed through the module's own helper
-     functions) refers to an ``api_schema.ObjectSchema`` gets it as its JSON request
-     body, rendered by ``api_schema.json_schema``;
-   * error responses: the ``api_errors`` codes a route's code can reach (same walk), plus
-     those of the catch-all exception handler, grouped by HTTP status; the one error shape
-     is the ``Error`` component schema, with one example per code. The answers for
-     requests that match no route (404, 405 with ``Allow``) come from the resolver's
-     not-found handler and are reusable ``components.responses``, listed under
+   * request bodies: the JSON Schema file a route's ``JsonBody`` names
+     (``src/handler/schemas/*.json``, the same schema the function validates with);
+   * error responses: the codes of the route's body rules (``JsonBody.error_codes``) and
+     those any route can answer (``app.ROUTE_ERROR_CODES``), grouped by HTTP status; the
+     one error shape is the ``Error`` component schema, with one example per code. The
+     answers for requests that match no route (``app.UNMATCHED_ERROR_CODES``: 404, 405 with
+     ``Allow``) are reusable ``components.responses``, listed under
      ``x-unmatched-request-responses`` (OpenAPI has no place for "any other method");
    * response headers: the handler's ``SECURITY_HEADERS``, on every function answer;
    * security: the ``x-api-key`` API key scheme, required everywhere except the events
-     whose ``Auth.ApiKeyRequired`` is false in ``template.yaml`` (``GET /health``); those
-     operations also document API Gateway's own 403 and 429 answers;
+     whose ``Auth.ApiKeyRequired`` is false in ``template.yaml`` (``GET /health``); every
+     operation also documents API Gateway's own 429, and the secured ones its 403;
    * servers: the deployed stage URL (variables for API id, region, stage) and the local
      API (``python -m localapi serve``).
 
@@ -38,14 +39,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from pathlib import Path
-from types import CodeType, FunctionType, ModuleType
+from types import ModuleType
 from typing import Any, Final
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -89,6 +90,8 @@ GATEWAY_THROTTLED: Final = "429"
 ERROR_SCHEMA: Final = "Error"
 ERROR_DETAIL_SCHEMA: Final = "ErrorDetail"
 GATEWAY_ERROR_SCHEMA: Final = "GatewayError"
+ALLOW_HEADER: Final = "Allow"
+JSON: Final = "application/json"
 
 
 class GenerationError(RuntimeError):
@@ -121,17 +124,21 @@ def handler_environment(template: Mapping[str, Any]) -> dict[str, str]:
     return {**env, **FORCED_ENV}
 
 
-def load_handler(env: Mapping[str, str]) -> ModuleType:
-    """Import ``app`` from src/handler under ``env`` (a fresh import each time)."""
+def load_handler(env: Mapping[str, str], handler_dir: Path = HANDLER_DIR) -> ModuleType:
+    """Import ``app`` from ``handler_dir`` under ``env`` (a fresh import each time)."""
     for name in CLEARED_ENV:
         os.environ.pop(name, None)
     os.environ.update(env)
+    handler_dir = handler_dir.resolve()
     for name, loaded in list(sys.modules.items()):
-        if Path(getattr(loaded, "__file__", None) or "/").parent == HANDLER_DIR:
+        file = getattr(loaded, "__file__", None)
+        if file and handler_dir in Path(file).resolve().parents:
             del sys.modules[name]
-    if str(HANDLER_DIR) not in sys.path:
-        sys.path.insert(0, str(HANDLER_DIR))
-    return importlib.import_module("app")
+    sys.path.insert(0, str(handler_dir))
+    try:
+        return importlib.import_module("app")
+    finally:
+        sys.path.remove(str(handler_dir))
 
 
 def public_routes(template: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -163,187 +170,122 @@ def default_stage(template: Mapping[str, Any]) -> str:
     raise GenerationError(f"cannot tell the default stage name of {API_ID}")
 
 
-# --------------------------------------------------------------------------- code walk
-
-
-def _referenced_globals(func: Callable[..., Any], module: ModuleType) -> list[Any]:
-    """Every global of ``module`` that ``func`` refers to, following the module's own helpers.
-
-    A static over-approximation (names in the bytecode, including nested code objects and
-    attribute names that happen to match a global): it can only add documentation, and
-    the unit tests check the other direction by running the handler.
-    """
-    seen: set[CodeType] = set()
-    stack: list[CodeType] = [func.__code__]
-    found: list[Any] = []
-    namespace = vars(module)
-    while stack:
-        code = stack.pop()
-        if code in seen:
-            continue
-        seen.add(code)
-        stack.extend(const for const in code.co_consts if isinstance(const, CodeType))
-        for name in code.co_names:
-            if name not in namespace:
-                continue
-            value = namespace[name]
-            found.append(value)
-            if isinstance(value, FunctionType) and value.__module__ == module.__name__:
-                stack.append(value.__code__)
-    return found
-
-
-def reachable_codes(func: Callable[..., Any], module: ModuleType) -> set[str]:
-    catalog = module.ERROR_CATALOG
-    return {
-        value
-        for value in _referenced_globals(func, module)
-        if isinstance(value, str) and value in catalog
-    }
-
-
-def request_schemas(func: Callable[..., Any], module: ModuleType) -> list[Any]:
-    object_schema = sys.modules["api_schema"].ObjectSchema
-    schemas: list[Any] = []
-    for value in _referenced_globals(func, module):
-        if isinstance(value, object_schema) and value not in schemas:
-            schemas.append(value)
-    return schemas
-
-
 # --------------------------------------------------------------------------- building
 
 
-def _first_paragraph(func: Callable[..., Any]) -> str | None:
-    doc = inspect.getdoc(func)
-    return doc.split("\n\n", 1)[0].replace("\n", " ") if doc else None
+class Builder:
+    """The handler's error catalogue and headers, turned into OpenAPI fragments."""
 
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.errors = sys.modules["api_errors"]
+        self.catalog: Mapping[str, Any] = self.errors.ERROR_CATALOG
+        self.security_headers: Mapping[str, str] = module.SECURITY_HEADERS
 
-def _routes(module: ModuleType) -> list[Any]:
-    resolver = module.app
-    return [*resolver._static_routes, *resolver._dynamic_routes]
-
-
-def _exception_handler(module: ModuleType, exc_type: type[BaseException]) -> Callable[..., Any]:
-    handler = module.app.exception_handler_manager.lookup_exception_handler(exc_type)
-    if handler is None:
-        raise GenerationError(f"the resolver has no exception handler for {exc_type.__name__}")
-    return handler  # type: ignore[no-any-return]
-
-
-def _header_components(module: ModuleType) -> dict[str, Any]:
-    headers = {
-        name: {
-            "description": "Set on every answer of the function.",
+    def header_components(self) -> dict[str, Any]:
+        headers = {
+            name: {
+                "description": "Set on every answer of the function.",
+                "required": True,
+                "schema": {"type": "string", "const": value},
+            }
+            for name, value in self.security_headers.items()
+        }
+        headers[ALLOW_HEADER] = {
+            "description": "The methods this path accepts, comma-separated.",
             "required": True,
-            "schema": {"type": "string", "const": value},
+            "schema": {"type": "string"},
         }
-        for name, value in module.SECURITY_HEADERS.items()
-    }
-    headers["Allow"] = {
-        "description": "The methods this path accepts, comma-separated.",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-    return headers
+        return headers
 
+    def header_refs(self, *extra: str) -> dict[str, Any]:
+        names = [*self.security_headers, *extra]
+        return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
-def _header_refs(module: ModuleType, *extra: str) -> dict[str, Any]:
-    names = [*module.SECURITY_HEADERS, *extra]
-    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
-
-
-def _error_schemas(module: ModuleType) -> dict[str, Any]:
-    codes = sorted(module.ERROR_CATALOG)
-    return {
-        ERROR_DETAIL_SCHEMA: {
-            "type": "object",
-            "description": "One validation problem: a JSONPath to the field and what is wrong.",
-            "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
-            "required": ["field", "problem"],
-            "additionalProperties": False,
-        },
-        ERROR_SCHEMA: {
-            "type": "object",
-            "description": (
-                "The one error shape of the API. Clients branch on `code` (stable); "
-                "`message` is for humans; `request_id` is the API Gateway request id to "
-                "quote in support requests; `details` only for VALIDATION_FAILED."
-            ),
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "properties": {
-                        "code": {"type": "string", "enum": codes},
-                        "message": {"type": "string", "minLength": 1},
-                        "request_id": {"type": "string", "minLength": 1},
-                        "details": {
-                            "type": "array",
-                            "minItems": 1,
-                            "items": {"$ref": f"#/components/schemas/{ERROR_DETAIL_SCHEMA}"},
+    def error_schemas(self) -> dict[str, Any]:
+        return {
+            ERROR_DETAIL_SCHEMA: {
+                "type": "object",
+                "description": "One validation problem: a JSONPath to the field and what is wrong.",
+                "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
+                "required": ["field", "problem"],
+                "additionalProperties": False,
+            },
+            ERROR_SCHEMA: {
+                "type": "object",
+                "description": (
+                    "The one error shape of the API. Clients branch on `code` (stable); "
+                    "`message` is for humans; `request_id` is the API Gateway request id to "
+                    "quote in support requests; `details` only for VALIDATION_FAILED."
+                ),
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {
+                            "code": {"type": "string", "enum": sorted(self.catalog)},
+                            "message": {"type": "string", "minLength": 1},
+                            "request_id": {"type": "string", "minLength": 1},
+                            "details": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"$ref": f"#/components/schemas/{ERROR_DETAIL_SCHEMA}"},
+                            },
                         },
-                    },
-                    "required": ["code", "message", "request_id"],
-                    "additionalProperties": False,
-                }
+                        "required": ["code", "message", "request_id"],
+                        "additionalProperties": False,
+                    }
+                },
+                "required": ["error"],
+                "additionalProperties": False,
             },
-            "required": ["error"],
-            "additionalProperties": False,
-        },
-        GATEWAY_ERROR_SCHEMA: {
-            "type": "object",
-            "description": "Answers API Gateway gives itself, before the function runs.",
-            "properties": {"message": {"type": "string"}},
-            "required": ["message"],
-        },
-    }
-
-
-def _example(module: ModuleType, code: str) -> dict[str, Any]:
-    body = module.error_body(code, module.ERROR_CATALOG[code].message, "<request id>")
-    if code == module.VALIDATION_FAILED:
-        body["error"]["details"] = [{"field": "$.message", "problem": "field is required"}]
-    return {"summary": code, "value": body}
-
-
-def _describe_codes(module: ModuleType, codes: Iterable[str]) -> str:
-    parts = []
-    for code in sorted(codes):
-        message = module.ERROR_CATALOG[code].message
-        if code == module.PAYLOAD_TOO_LARGE:
-            message += f" The limit is {module.settings.max_body_bytes} bytes (MAX_BODY_BYTES)."
-        parts.append(f"`{code}`: {message}")
-    return " ".join(parts)
-
-
-def error_responses(
-    module: ModuleType, codes: Iterable[str], *extra_headers: str
-) -> dict[str, Any]:
-    """One response per HTTP status, each listing (and exemplifying) its codes."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(int(module.ERROR_CATALOG[code].status), []).append(code)
-    responses: dict[str, Any] = {}
-    for status, status_codes in sorted(by_status.items()):
-        responses[str(status)] = {
-            "description": _describe_codes(module, status_codes),
-            "headers": _header_refs(module, *extra_headers),
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"},
-                    "examples": {code: _example(module, code) for code in sorted(status_codes)},
-                }
+            GATEWAY_ERROR_SCHEMA: {
+                "type": "object",
+                "description": "Answers API Gateway gives itself, before the function runs.",
+                "properties": {"message": {"type": "string"}},
+                "required": ["message"],
             },
         }
-    return responses
+
+    def _example(self, code: str) -> dict[str, Any]:
+        body = self.errors.error_body(code, self.catalog[code].message, "<request id>")
+        if code == self.errors.VALIDATION_FAILED:
+            body["error"]["details"] = [{"field": "$.message", "problem": "field is required"}]
+        return {"summary": code, "value": body}
+
+    def _describe(self, codes: Iterable[str]) -> str:
+        parts = []
+        for code in sorted(codes):
+            message = self.catalog[code].message
+            if code == self.errors.PAYLOAD_TOO_LARGE:
+                limit = self.module.settings.max_body_bytes
+                message += f" The limit is {limit} bytes (MAX_BODY_BYTES)."
+            parts.append(f"`{code}`: {message}")
+        return " ".join(parts)
+
+    def error_responses(self, codes: Iterable[str], *extra_headers: str) -> dict[str, Any]:
+        """One response per HTTP status, each listing (and exemplifying) its codes."""
+        by_status: dict[int, set[str]] = {}
+        for code in codes:
+            by_status.setdefault(int(self.catalog[code].status), set()).add(code)
+        return {
+            str(status): {
+                "description": self._describe(status_codes),
+                "headers": self.header_refs(*extra_headers),
+                "content": {
+                    JSON: {
+                        "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"},
+                        "examples": {code: self._example(code) for code in sorted(status_codes)},
+                    }
+                },
+            }
+            for status, status_codes in sorted(by_status.items())
+        }
 
 
 def _gateway_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{GATEWAY_ERROR_SCHEMA}"}}
-        },
+        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{GATEWAY_ERROR_SCHEMA}"}}},
     }
 
 
@@ -377,26 +319,20 @@ def _prune_unreferenced_schemas(document: dict[str, Any]) -> None:
             del schemas[name]
 
 
-def build_document() -> dict[str, Any]:
-    """The whole OpenAPI document as plain data."""
-    template = _template()
-    module = load_handler(handler_environment(template))
-    api_schema = sys.modules["api_schema"]
-    settings = module.settings
+def _response_name(status: str) -> str:
+    return HTTPStatus(int(status)).phrase.title().replace(" ", "").replace("-", "")
 
+
+def _security_and_servers(template: Mapping[str, Any]) -> tuple[Any, Any, bool]:
     from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415
         APIKey,
         APIKeyIn,
         Server,
         ServerVariable,
     )
-    from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415
-        SecurityScheme as _SecurityScheme,
-    )
 
-    stage = default_stage(template)
     secured = api_key_required_by_default(template)
-    security_schemes: dict[str, _SecurityScheme] = {
+    security_schemes = {
         # pydantic alias: the field is `in_`, populated by its alias `in`.
         SECURITY_SCHEME: APIKey.model_validate(
             {
@@ -417,18 +353,30 @@ def build_document() -> dict[str, Any]:
             variables={
                 "restApiId": ServerVariable(default="abcde12345", description="REST API id"),
                 "region": ServerVariable(default="us-east-1", description="AWS region"),
-                "stage": ServerVariable(default=stage, description="EnvironmentSuffix"),
+                "stage": ServerVariable(
+                    default=default_stage(template), description="EnvironmentSuffix"
+                ),
             },
         ),
         Server(url=LOCAL_SERVER, description="python -m localapi serve (no API key check)."),
     ]
+    return security_schemes, servers, secured
+
+
+def build_document(handler_dir: Path = HANDLER_DIR) -> dict[str, Any]:
+    """The whole OpenAPI document as plain data."""
+    template = _template()
+    module = load_handler(handler_environment(template), handler_dir)
+    body_schema = sys.modules["body_schema"]
+    build = Builder(module)
+    security_schemes, servers, secured = _security_and_servers(template)
     raw = module.app.get_openapi_json_schema(
-        title=settings.service_name,
-        version=settings.app_version,
+        title=module.settings.service_name,
+        version=module.settings.app_version,
         openapi_version=OPENAPI_VERSION,
         description=(
-            "Generated by scripts/openapi.py from the Powertools routes of src/handler/app.py, "
-            "the error catalogue (api_errors.py) and the request schemas (api_schema.py). "
+            "Generated by scripts/openapi.py from the Powertools routes of src/handler/routes/, "
+            "their request-body schemas and the error catalogue (api_errors.py). "
             "Do not edit by hand."
         ),
         servers=servers,
@@ -438,38 +386,35 @@ def build_document() -> dict[str, Any]:
     document: dict[str, Any] = json.loads(raw)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    schemas.update(_error_schemas(module))
-    components["headers"] = _header_components(module)
+    schemas.update(build.error_schemas())
+    components["headers"] = build.header_components()
 
-    catch_all = reachable_codes(_exception_handler(module, Exception), module)
     public = public_routes(template)
-    operations: list[tuple[str, str]] = []
-    for route in _routes(module):
-        if not route.include_in_schema:
-            continue
-        method = route.method.lower()
-        operation = document["paths"][route.path][method]
-        operations.append((route.method, route.path))
-        description = _first_paragraph(route.func)
-        if description:
-            operation["description"] = description
-        for schema in request_schemas(route.func, module):
-            schemas[schema.title] = api_schema.json_schema(schema)
+    operations = [op for op in module.app.operations if op.include_in_schema]
+    if not operations:
+        raise GenerationError("the resolver has no routes")
+    for op in operations:
+        operation = document["paths"][op.openapi_path][op.method.lower()]
+        codes = set(module.ROUTE_ERROR_CODES)
+        if op.body is not None:
+            codes |= set(op.body.error_codes)
+            request_schema: dict[str, Any] = {}
+            if op.body.schema is not None:
+                document_schema = body_schema.json_schema(op.body.schema)
+                schemas[document_schema["title"]] = document_schema
+                request_schema = {"$ref": f"#/components/schemas/{document_schema['title']}"}
             operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{schema.title}"}}
-                },
+                "required": op.body.schema is not None,
+                "content": {JSON: {"schema": request_schema}},
             }
         responses = operation.setdefault("responses", {})
         for response in responses.values():
-            response["headers"] = _header_refs(module)
-        codes = reachable_codes(route.func, module) | catch_all
-        responses.update(error_responses(module, codes))
+            response["headers"] = build.header_refs()
+        responses.update(build.error_responses(codes))
         responses[GATEWAY_THROTTLED] = _gateway_response(
             "API Gateway: throttled (stage or usage-plan rate, or the daily quota)."
         )
-        if (route.method, route.path) in public:
+        if (op.method, op.path) in public:
             operation["security"] = []
         elif secured:
             responses[GATEWAY_FORBIDDEN] = _gateway_response(
@@ -477,35 +422,18 @@ def build_document() -> dict[str, Any]:
             )
         operation["responses"] = dict(sorted(responses.items()))
 
-    unmatched = reachable_codes(_exception_handler(module, _not_found_error()), module)
-    allow_header = "Allow"
-    component_responses: dict[str, Any] = {}
-    for status, response in error_responses(module, unmatched).items():
-        if status == str(int(module.ERROR_CATALOG[module.METHOD_NOT_ALLOWED].status)):
-            response["headers"] = _header_refs(module, allow_header)
-            response["description"] += " The Allow header lists the accepted methods."
-        component_responses[_response_name(status)] = response
-    components["responses"] = component_responses
+    unmatched = build.error_responses(module.UNMATCHED_ERROR_CODES)
+    not_allowed = str(int(HTTPStatus.METHOD_NOT_ALLOWED))
+    if not_allowed in unmatched:
+        unmatched[not_allowed]["headers"] = build.header_refs(ALLOW_HEADER)
+        unmatched[not_allowed]["description"] += " The Allow header lists the accepted methods."
+    components["responses"] = {_response_name(status): body for status, body in unmatched.items()}
     document["x-unmatched-request-responses"] = {
         status: {"$ref": f"#/components/responses/{_response_name(status)}"}
-        for status in sorted(error_responses(module, unmatched))
+        for status in sorted(unmatched)
     }
     _prune_unreferenced_schemas(document)
-    if not operations:
-        raise GenerationError("the resolver has no routes")
     return document
-
-
-def _not_found_error() -> type[BaseException]:
-    from aws_lambda_powertools.event_handler.exceptions import NotFoundError  # noqa: PLC0415
-
-    return NotFoundError
-
-
-def _response_name(status: str) -> str:
-    from http import HTTPStatus  # noqa: PLC0415
-
-    return HTTPStatus(int(status)).phrase.title().replace(" ", "").replace("-", "")
 
 
 # --------------------------------------------------------------------------- output
@@ -536,11 +464,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="default: openapi.json")
     parser.add_argument(
+        "--handler-dir",
+        type=Path,
+        default=HANDLER_DIR,
+        help="the function's code directory (default: src/handler)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="exit 1 if the file differs from a fresh render"
     )
     args = parser.parse_args(argv)
     try:
-        text = render(build_document())
+        text = render(build_document(args.handler_dir))
     except GenerationError as error:
         print(f"openapi: {error}", file=sys.stderr)
         return 2
@@ -548,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
-            print(f"openapi: {output} is stale; run `python scripts/openapi.py`", file=sys.stderr)
+            print(f"openapi: {output} is stale; run `make openapi`", file=sys.stderr)
             return 1
         print(f"openapi: {output} is up to date")
         return 0

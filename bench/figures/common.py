@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,9 +165,39 @@ class HandlerSpec:
         return self.paths[0]
 
 
-# Our handler's own modules in the build output; everything else there is a dependency.
-OUR_SOURCES = ("app.py", "api_errors.py", "api_schema.py", "secret_config.py")
+HANDLER_SOURCE = REPO / "src" / "handler"
 NO_BYTECODE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def our_sources() -> tuple[str, ...]:
+    """Our handler's own files (modules, route packages, schema files), relative to its root.
+
+    Everything else in the build output is a dependency; ``requirements.txt`` is the
+    dependency list both sides share.
+    """
+    return tuple(
+        sorted(
+            path.relative_to(HANDLER_SOURCE).as_posix()
+            for path in HANDLER_SOURCE.rglob("*")
+            if path.is_file()
+            and "__pycache__" not in path.parts
+            and path.suffix != ".pyc"
+            and path.name != "requirements.txt"
+        )
+    )
+
+
+def _without_ours(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """A copytree ``ignore`` that drops bytecode everywhere and our top-level entries of ``root``."""
+    ours = {name.split("/", 1)[0] for name in our_sources()}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        dropped = {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
+        if Path(directory) == root:
+            dropped |= ours & set(names)
+        return dropped
+
+    return ignore
 
 
 @dataclass
@@ -229,8 +259,7 @@ class Workspace:
         shutil.copytree(BUILD_DIR / "ApiFunction", ws.code)
         shutil.copy2(BUILD_DIR / "template.yaml", ws.build / "template.yaml")
         shutil.copytree(ws.code, ws.nopyc, ignore=NO_BYTECODE)
-        ours_files = shutil.ignore_patterns("__pycache__", "*.pyc", *OUR_SOURCES)
-        shutil.copytree(ws.code, ws.baseline, ignore=ours_files)
+        shutil.copytree(ws.code, ws.baseline, ignore=_without_ours(ws.code))
         shutil.copy2(BASELINE_SOURCE, ws.baseline / "app.py")
         ws.pycache.mkdir()
         for bare in (ws.nopyc, ws.baseline):

@@ -1,8 +1,12 @@
 """Lambda entry point (``app.lambda_handler``) behind an API Gateway REST API proxy integration.
 
-Routes: ``GET /health``, ``GET /``, ``POST /echo``. Every response, success or error, is
-JSON and carries the security headers in :data:`SECURITY_HEADERS`; every error uses the one
-shape defined in :mod:`api_errors`.
+This module only assembles the function: the Powertools Logger, Metrics and (when tracing
+can happen) Tracer, the resolver with every router of the :mod:`routes` package, the
+exception handlers, and the entry point that adds the standard headers and writes the
+access log. The routes themselves live in ``routes/``, one module per resource; what every
+route gets however it is declared (405 with ``Allow``, body rules, tracing) is attached in
+:mod:`routing`. Every response, success or error, is JSON and carries the security headers
+in :data:`SECURITY_HEADERS`; every error uses the one shape defined in :mod:`api_errors`.
 
 Security choices worth knowing before editing:
 
@@ -41,35 +45,24 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from api_errors import (
     ERROR_CATALOG,
     INTERNAL_ERROR,
-    INVALID_ENCODING,
-    MALFORMED_JSON,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
-    PAYLOAD_TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE,
-    VALIDATION_FAILED,
     ApiError,
     ErrorDetail,
     code_for_status,
     error_body,
 )
-from api_schema import ECHO_REQUEST, validate_object
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import (
-    APIGatewayRestResolver,
     CORSConfig,
     Response,
     content_types,
@@ -77,21 +70,15 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.shared import constants as pt_constants
-from secret_config import SECRET_ARN_ENV, load_secret_config
+from routes import ROUTERS
+from routing import RestApi
+from settings import Settings, settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
-
-DEFAULT_MAX_BODY_BYTES: Final = 10_240
-DEFAULT_APP_VERSION: Final = "0.1.0"
-DEFAULT_METRICS_NAMESPACE: Final = "SecureServerlessApiKit"
-# Powertools' own default, so logs, metrics and GET / agree when the variable is unset.
-DEFAULT_SERVICE_NAME: Final = "service_undefined"
 
 # Libraries the X-Ray SDK instruments so outbound calls get their own subsegments. Empty:
 # the only outbound call is the optional, cached Secrets Manager read (secret_config), and
@@ -115,86 +102,13 @@ SECURITY_HEADERS: Final[Mapping[str, str]] = {
     "Referrer-Policy": "no-referrer",
 }
 
+# What the function answers besides what routes declare (scripts/openapi.py documents it):
+# any route, for an unexpected exception, and a request that matches no route.
+ROUTE_ERROR_CODES: Final = (INTERNAL_ERROR,)
+UNMATCHED_ERROR_CODES: Final = (NOT_FOUND, METHOD_NOT_ALLOWED)
+
 # Paths are client input: bound what an access-log line can carry.
 _MAX_LOGGED_PATH_CHARS: Final = 256
-_TRUTHY: Final = frozenset({"1", "true", "t", "yes", "y", "on"})
-
-
-def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    """Powertools-compatible truthiness (``true``, ``1``, ``yes``...), never raising."""
-    return env.get(name, "").strip().lower() in _TRUTHY
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Configuration read once per container from the environment.
-
-    Read at init rather than per request because Lambda environment variables cannot
-    change during a container's life; tests build their own with :meth:`from_env`.
-    ``problems`` holds configuration mistakes that were replaced by defaults, so they can
-    be logged once the logger exists instead of failing every request.
-    """
-
-    service_name: str
-    metrics_namespace: str
-    app_version: str
-    max_body_bytes: int
-    cors_allow_origins: tuple[str, ...]
-    debug: bool
-    tracing_enabled: bool
-    problems: tuple[str, ...] = ()
-    config_secret_arn: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Parse the environment; invalid values fall back to the documented defaults."""
-        problems: list[str] = []
-        raw_limit = env.get("MAX_BODY_BYTES", "").strip()
-        max_body_bytes = DEFAULT_MAX_BODY_BYTES
-        if raw_limit:
-            try:
-                max_body_bytes = int(raw_limit)
-            except ValueError:
-                max_body_bytes = 0
-            if max_body_bytes <= 0:
-                problems.append(
-                    f"MAX_BODY_BYTES must be a positive integer; using {DEFAULT_MAX_BODY_BYTES}"
-                )
-                max_body_bytes = DEFAULT_MAX_BODY_BYTES
-        origins = tuple(
-            origin.strip().rstrip("/")
-            for origin in env.get("CORS_ALLOW_ORIGIN", "").split(",")
-            if origin.strip()
-        )
-        return cls(
-            service_name=env.get(pt_constants.SERVICE_NAME_ENV) or DEFAULT_SERVICE_NAME,
-            metrics_namespace=env.get(pt_constants.METRICS_NAMESPACE_ENV)
-            or DEFAULT_METRICS_NAMESPACE,
-            app_version=env.get("APP_VERSION") or DEFAULT_APP_VERSION,
-            max_body_bytes=max_body_bytes,
-            cors_allow_origins=origins,
-            # debug makes the resolver print() every event: require an explicit opt-in to
-            # event logging on top of POWERTOOLS_DEV, which on its own only means "verbose".
-            debug=_env_flag(env, pt_constants.POWERTOOLS_DEV_ENV)
-            and _env_flag(env, pt_constants.LOGGER_LOG_EVENT_ENV),
-            tracing_enabled=_tracing_possible(env),
-            problems=tuple(problems),
-            config_secret_arn=env.get(SECRET_ARN_ENV, "").strip(),
-        )
-
-
-def _tracing_possible(env: Mapping[str, str]) -> bool:
-    """Whether a Tracer would do anything; mirrors Powertools' own auto-disable rules.
-
-    Powertools disables the Tracer when ``POWERTOOLS_TRACE_DISABLED`` is true or outside
-    Lambda (no ``LAMBDA_TASK_ROOT``, or under SAM CLI / Chalice local) - but only after
-    importing aws-xray-sdk. Deciding first lets us skip that import entirely.
-    """
-    if _env_flag(env, pt_constants.TRACER_DISABLED_ENV):
-        return False
-    if not env.get(pt_constants.LAMBDA_TASK_ROOT_ENV):
-        return False
-    return not (env.get(pt_constants.SAM_LOCAL_ENV) or env.get(pt_constants.CHALICE_LOCAL_ENV))
 
 
 def _build_tracer(settings: Settings) -> Tracer | None:
@@ -220,11 +134,12 @@ def _build_cors(settings: Settings) -> CORSConfig | None:
     return cors
 
 
-settings: Final = Settings.from_env(os.environ)
 logger: Final = Logger(service=settings.service_name)
 metrics: Final = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 tracer: Final = _build_tracer(settings)
-app: Final = APIGatewayRestResolver(cors=_build_cors(settings), debug=settings.debug)
+app: Final = RestApi(cors=_build_cors(settings), debug=settings.debug, tracer=tracer)
+for _router in ROUTERS:
+    app.include_router(_router)
 
 # log_metrics warns on every invocation without application metrics (only 5xx add one);
 # that is expected here, so keep it out of the function's logs.
@@ -232,37 +147,6 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 for _problem in settings.problems:
     logger.warning("Configuration problem", extra={"problem": _problem})
-
-# Allowed methods per path, filled by _route: the 405 answer and its Allow header come from
-# here, because Powertools only knows "no route matched" (404).
-ALLOWED_METHODS: Final[dict[str, set[str]]] = {}
-
-
-def _normalize_path(path: str) -> str:
-    """Match Powertools' REST routing, which ignores trailing slashes (``/health/``)."""
-    return path.rstrip("/") or "/"
-
-
-def _traced(func: _F) -> _F:
-    """Give a route its own X-Ray subsegment when tracing is on; identity otherwise.
-
-    ``capture_response=False``: responses echo client input, which must not be copied into
-    trace metadata.
-    """
-    if tracer is None:
-        return func
-    return tracer.capture_method(capture_response=False)(func)
-
-
-def _route(method: str, path: str) -> Callable[[_F], _F]:
-    """Register a route with Powertools and in :data:`ALLOWED_METHODS` in one place."""
-
-    def register(func: _F) -> _F:
-        ALLOWED_METHODS.setdefault(_normalize_path(path), set()).add(method)
-        app.route(path, method)(_traced(func))
-        return func
-
-    return register
 
 
 def _request_id_of(event: Mapping[str, Any]) -> str:
@@ -277,137 +161,6 @@ def _request_id_of(event: Mapping[str, Any]) -> str:
 
 def _current_request_id() -> str:
     return _request_id_of(app.current_event.raw_event)
-
-
-# --------------------------------------------------------------------------- body handling
-
-
-def _check_content_type(value: str | None) -> None:
-    """415 unless the Content-Type is absent or ``application/json`` (charset UTF-8 if given)."""
-    if value is None:
-        return
-    media_type, _, params = value.partition(";")
-    if media_type.strip().lower() != content_types.APPLICATION_JSON:
-        raise ApiError(UNSUPPORTED_MEDIA_TYPE)
-    for param in params.split(";"):
-        name, _, param_value = param.partition("=")
-        charset = param_value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            raise ApiError(UNSUPPORTED_MEDIA_TYPE)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(PAYLOAD_TOO_LARGE, f"The request body is larger than {limit} bytes.")
-
-
-def _body_bytes(body: str | None, is_base64: bool, limit: int) -> bytes:
-    """The raw request body, rejecting oversized bodies before doing any work on them."""
-    if not body:
-        return b""
-    if is_base64:
-        # 4 base64 characters carry 3 bytes: reject before allocating the decoded copy.
-        if len(body) > 4 * (limit // 3 + 1):
-            raise _too_large(limit)
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(INVALID_ENCODING, "The request body is not valid base64.") from None
-    else:
-        # Every character is at least one UTF-8 byte: more characters means more bytes.
-        if len(body) > limit:
-            raise _too_large(limit)
-        # surrogatepass keeps this from raising; a lone surrogate fails the UTF-8 decode below.
-        raw = body.encode("utf-8", "surrogatepass")
-    if len(raw) > limit:
-        raise _too_large(limit)
-    return raw
-
-
-class _DuplicateKeyError(ValueError):
-    """A JSON object repeated a key: parsers disagree on which value wins, so refuse it."""
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _DuplicateKeyError
-    return result
-
-
-def _reject_constant(_name: str) -> Any:
-    """NaN and Infinity are not JSON (RFC 8259) although Python accepts them by default."""
-    raise ValueError("non-standard JSON constant")
-
-
-def _parse_json(text: str) -> object:
-    """Strict JSON: no duplicate keys, no NaN/Infinity."""
-    return json.loads(
-        text,
-        object_pairs_hook=_reject_duplicate_keys,
-        parse_constant=_reject_constant,
-    )
-
-
-def _read_json_body(limit: int) -> object:
-    """Parse the current request's body as strict JSON, mapping each failure to its error."""
-    event = app.current_event
-    _check_content_type(event.headers.get("content-type"))
-    raw = _body_bytes(event.body, bool(event.is_base64_encoded), limit)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(INVALID_ENCODING, "The request body is not valid UTF-8.") from None
-    if not text.strip():
-        raise ApiError(MALFORMED_JSON, "The request body is empty; send a JSON object.")
-    try:
-        return _parse_json(text)
-    except _DuplicateKeyError:
-        raise ApiError(MALFORMED_JSON, "The request body repeats a JSON object key.") from None
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise ApiError(MALFORMED_JSON) from None
-
-
-# --------------------------------------------------------------------------- routes
-
-
-@_route("GET", "/health")
-def health() -> dict[str, str]:
-    """Liveness probe: no dependencies are checked, so it stays cheap and always answers."""
-    return {"status": "ok"}
-
-
-@_route("GET", "/")
-def root() -> dict[str, Any]:
-    """Identify the deployment, so a client can tell which version answered which request.
-
-    Also proves the secret configuration loads (its size only: values never leave
-    the function), so a broken secret or permission shows on the first request.
-    """
-    config = load_secret_config(settings.config_secret_arn)
-    return {
-        "service": settings.service_name,
-        "version": settings.app_version,
-        "request_id": _current_request_id(),
-        "config_source": "secretsmanager" if settings.config_secret_arn else "none",
-        "config_entries": len(config),
-    }
-
-
-@_route("POST", "/echo")
-def echo() -> dict[str, Any]:
-    """Echo a validated message: the template for routes that accept a JSON body."""
-    payload = _read_json_body(settings.max_body_bytes)
-    problems = validate_object(ECHO_REQUEST, payload)
-    if problems:
-        raise ApiError(VALIDATION_FAILED, details=problems)
-    data = cast("dict[str, Any]", payload)
-    message: str = data["message"]
-    return {
-        "message": message,
-        "tags": data.get("tags", []),
-        "length": len(message),
-        "request_id": _current_request_id(),
-    }
 
 
 # --------------------------------------------------------------------------- errors
@@ -444,12 +197,12 @@ def _on_api_error(exc: ApiError) -> Response[Any]:
 @app.not_found
 def _on_not_found(_exc: NotFoundError) -> Response[Any]:
     """404, or 405 with ``Allow`` when the path exists under other methods."""
-    allowed = ALLOWED_METHODS.get(_normalize_path(app.current_event.path))
+    allowed = app.allowed_methods(app.current_event.path)
     if allowed:
         return _error_response(
             HTTPStatus.METHOD_NOT_ALLOWED,
             METHOD_NOT_ALLOWED,
-            headers={"Allow": ", ".join(sorted(allowed))},
+            headers={"Allow": ", ".join(allowed)},
         )
     return _error_response(HTTPStatus.NOT_FOUND, NOT_FOUND)
 

@@ -8,13 +8,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DIR = ROOT / ".aws-sam" / "build" / "ApiFunction"
+SOURCE_DIR = ROOT / "src" / "handler"
 
 
 def test_handler_ships_unchecked_hash_bytecode_for_python313() -> None:
     # Lambda's code directory is read-only: without shipped .pyc every cold start
     # compiles the handler and its dependencies from source.
-    for module in ("app", "api_errors", "api_schema", "secret_config"):
-        pyc = FUNCTION_DIR / "__pycache__" / f"{module}.cpython-313.pyc"
+    sources = sorted(SOURCE_DIR.rglob("*.py"))
+    assert {"app.py", "routes/__init__.py", "body_validators.py"} <= {
+        source.relative_to(SOURCE_DIR).as_posix() for source in sources
+    }
+    for source in sources:
+        relative = source.relative_to(SOURCE_DIR)
+        pyc = FUNCTION_DIR / relative.parent / "__pycache__" / f"{relative.stem}.cpython-313.pyc"
         header = pyc.read_bytes()[:16]
         (flags,) = struct.unpack("<I", header[4:8])
         assert flags == 0b01, f"{pyc.name}: expected hash-based, unchecked (flags 1), got {flags}"
@@ -26,8 +32,11 @@ def test_artifact_has_the_pinned_dependencies_and_no_dev_tools() -> None:
     names = {p.name for p in FUNCTION_DIR.iterdir()}
     assert "aws_lambda_powertools" in names and "aws_xray_sdk" in names
     assert not names & {"pytest", "moto", "samcli", "pydantic", "pydantic_core"}
-    assert (FUNCTION_DIR / "requirements.txt").read_text().strip().startswith(
-        "aws-lambda-powertools[tracer]=="
+    assert (
+        (FUNCTION_DIR / "requirements.txt")
+        .read_text()
+        .strip()
+        .startswith("aws-lambda-powertools[tracer]==")
     )
 
 

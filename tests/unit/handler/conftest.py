@@ -94,7 +94,22 @@ def _apply_env(mp: pytest.MonkeyPatch, overrides: Mapping[str, str | None]) -> N
             mp.setenv(name, value)
 
 
-_HANDLER_MODULES = ("app", "api_errors", "api_schema", "secret_config")
+def _handler_module_names() -> list[str]:
+    """Top-level module and package names of src/handler (``app``, ``routes``, ...)."""
+    return sorted(
+        path.stem
+        for path in HANDLER_DIR.iterdir()
+        if (path.suffix == ".py" or (path / "__init__.py").exists())
+        and not path.name.startswith("_")
+    )
+
+
+def _is_handler_module(name: str) -> bool:
+    return name.split(".", 1)[0] in _handler_module_names()
+
+
+def _loaded_handler_modules() -> dict[str, ModuleType]:
+    return {name: mod for name, mod in sys.modules.items() if _is_handler_module(name)}
 
 
 @pytest.fixture(scope="package")
@@ -104,9 +119,8 @@ def app_module() -> Iterator[ModuleType]:
     Package-scoped and fully undone afterwards (``sys.path``, ``sys.modules``, environment),
     so the rest of the test session never sees this module or these variables.
     """
-    for name in _HANDLER_MODULES:
-        existing = sys.modules.get(name)
-        if existing is not None and Path(existing.__file__ or "").parent != HANDLER_DIR:
+    for name, existing in _loaded_handler_modules().items():
+        if HANDLER_DIR not in Path(existing.__file__ or "/").resolve().parents:
             pytest.fail(f"another module named {name!r} is already imported: {existing!r}")
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(HANDLER_DIR))
@@ -114,7 +128,7 @@ def app_module() -> Iterator[ModuleType]:
             _apply_env(env, {})  # read at import; restored right after it
             module = importlib.import_module("app")
         yield module
-        for name in _HANDLER_MODULES:
+        for name in _loaded_handler_modules():
             sys.modules.pop(name, None)
 
 
@@ -130,8 +144,10 @@ def load_app_copy(
 ) -> Iterator[Callable[[Mapping[str, str | None]], ModuleType]]:
     """Load an independent copy of ``app.py`` under other environment variables.
 
-    The copy has its own resolver, settings and Powertools objects, so configuration read at
-    import (CORS, limits, debug) can be tested without disturbing the shared module.
+    The copy imports its own fresh copies of the other handler modules (settings, routes,
+    request_body, ...), so it has its own resolver, settings, routers and Powertools objects:
+    configuration read at import (CORS, limits, debug) can be tested without disturbing the
+    shared module. They are reachable as ``copy.HANDLER_MODULES[name]``.
     """
     counter = 0
     with pytest.MonkeyPatch.context() as mp:
@@ -145,7 +161,16 @@ def load_app_copy(
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             mp.setitem(sys.modules, name, module)  # dataclasses look their module up there
-            spec.loader.exec_module(module)
+            shared = _loaded_handler_modules()
+            for shared_name in shared:
+                del sys.modules[shared_name]
+            try:
+                spec.loader.exec_module(module)
+                module.HANDLER_MODULES = _loaded_handler_modules()
+            finally:
+                for fresh_name in _loaded_handler_modules():
+                    del sys.modules[fresh_name]
+                sys.modules.update(shared)
             return module
 
         yield load

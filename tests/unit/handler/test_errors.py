@@ -51,7 +51,7 @@ def test_unhandled_exception_is_opaque_and_logged(
     output: OutputCapture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(app_module, "validate_object", _raise_internal)
+    monkeypatch.setattr(importlib.import_module("request_body"), "validate_object", _raise_internal)
     event = load_event("echo")
 
     response = invoke(event)
@@ -123,7 +123,9 @@ def test_500_is_opaque_even_in_powertools_debug_mode(
 ) -> None:
     debug_app = load_app_copy({"POWERTOOLS_DEV": "true", "POWERTOOLS_LOGGER_LOG_EVENT": "true"})
     assert debug_app.settings.debug is True
-    monkeypatch.setattr(debug_app, "validate_object", _raise_internal)
+    monkeypatch.setattr(
+        debug_app.HANDLER_MODULES["request_body"], "validate_object", _raise_internal
+    )
 
     response = debug_app.lambda_handler(load_event("echo"), lambda_context)
     capsys.readouterr()
@@ -227,7 +229,7 @@ def test_parser_recursion_error_is_400(
     def too_deep(*_args: object, **_kwargs: object) -> Any:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(app_module, "_parse_json", too_deep)
+    monkeypatch.setattr(importlib.import_module("request_body"), "parse_json", too_deep)
     response = invoke(_echo_with_body('{"message": "hi"}'))
     assert response["statusCode"] == 400
     assert _error(response)["code"] == "MALFORMED_JSON"

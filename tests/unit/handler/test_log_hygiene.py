@@ -8,6 +8,7 @@ A positive control proves the capture would see a leak if there were one.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -104,7 +105,7 @@ def test_500_path_logs_the_exception_but_no_secrets(
     def explode(*_args: object) -> Any:
         raise RuntimeError("database unavailable")
 
-    monkeypatch.setattr(app_module, "validate_object", explode)
+    monkeypatch.setattr(importlib.import_module("request_body"), "validate_object", explode)
     event = load_event("echo")
     event["body"] = json.dumps({"message": CANARY})
 

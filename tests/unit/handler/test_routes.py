@@ -6,12 +6,14 @@ prove the samples stay valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from .conftest import EVENT_NAMES, body_of, header, load_event
+from .conftest import EVENT_NAMES, FakeLambdaContext, body_of, header, load_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -152,3 +154,58 @@ def test_validation_details_never_quote_values(invoke: Invoke) -> None:
 def test_too_large_message_states_the_limit(invoke: Invoke) -> None:
     error = body_of(invoke(load_event("echo_too_large")))["error"]
     assert "10240" in error["message"]
+
+
+# --------------------------------------------------------------------------- any route
+
+
+def test_a_route_declared_the_powertools_way_gets_everything(
+    load_app_copy: Callable[[Mapping[str, str | None]], ModuleType],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    """A new Router, routes declared plainly as Powertools' documentation shows them: 405
+    with Allow, the body rules, strict JSON and the security headers come without asking."""
+    handler = load_app_copy({})
+    router = Router()
+
+    @router.get("/things")
+    def list_things() -> dict[str, Any]:
+        return {"things": []}
+
+    @router.post("/things")
+    def add_thing() -> dict[str, Any]:
+        return {"got": router.current_event.json_body}
+
+    @router.get("/things/<thing_id>")
+    def get_thing(thing_id: str) -> dict[str, Any]:
+        return {"id": thing_id}
+
+    handler.app.include_router(router)
+
+    def call(method: str, path: str, body: str | None = None, **headers: str) -> dict[str, Any]:
+        event = load_event("health")
+        event["httpMethod"], event["path"], event["body"] = method, path, body
+        event["headers"] = {k.replace("_", "-"): v for k, v in headers.items()}
+        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+        response: dict[str, Any] = handler.lambda_handler(event, lambda_context)
+        for name, value in EXPECTED_SECURITY_HEADERS.items():
+            assert header(response, name) == value, (method, path, name)
+        return response
+
+    assert body_of(call("GET", "/things")) == {"things": []}
+    assert body_of(call("GET", "/things/42/")) == {"id": "42"}
+    not_allowed = call("DELETE", "/things")
+    assert not_allowed["statusCode"] == 405
+    assert header(not_allowed, "Allow") == "GET, POST"
+    assert header(call("PUT", "/things/42"), "Allow") == "GET"
+    assert call("GET", "/things/42/parts")["statusCode"] == 404
+    assert body_of(call("POST", "/things", '{"a": 1}', content_type="application/json")) == {
+        "got": {"a": 1}
+    }
+    assert call("POST", "/things", '{"a": 1}', content_type="text/plain")["statusCode"] == 415
+    repeated = call("POST", "/things", '{"a": 1, "a": 2}')
+    assert repeated["statusCode"] == 400
+    assert body_of(repeated)["error"]["code"] == "MALFORMED_JSON"
+    assert call("POST", "/things", "x" * 20_000)["statusCode"] == 413
+    # A body is optional for a route that declares no schema.
+    assert body_of(call("POST", "/things")) == {"got": None}

@@ -1,4 +1,4 @@
-"""The echo schema table: its JSON Schema rendering, and the validator agreeing with it."""
+"""The echo schema file: what openapi.json gets from it, and the validator agreeing with it."""
 
 from __future__ import annotations
 
@@ -51,36 +51,36 @@ EXPECTED_JSON_SCHEMA = {
 @pytest.fixture(scope="module")
 def schema_module(app_module: ModuleType) -> ModuleType:
     # Importable once app_module has put src/handler on sys.path.
-    return importlib.import_module("api_schema")
+    return importlib.import_module("body_schema")
 
 
 def test_json_schema_rendering(schema_module: ModuleType) -> None:
-    assert schema_module.json_schema(schema_module.ECHO_REQUEST) == EXPECTED_JSON_SCHEMA
+    assert schema_module.json_schema(schema_module.load("echo_request")) == EXPECTED_JSON_SCHEMA
 
 
 def test_problem_list_is_bounded(schema_module: ModuleType) -> None:
     payload = {f"unknown_{i}": i for i in range(500)}
-    problems = schema_module.validate_object(schema_module.ECHO_REQUEST, payload)
+    problems = schema_module.validate_object(schema_module.load("echo_request"), payload)
     assert len(problems) == schema_module.MAX_REPORTED_PROBLEMS
 
 
 def test_unknown_field_names_are_truncated(schema_module: ModuleType) -> None:
     problems = schema_module.validate_object(
-        schema_module.ECHO_REQUEST, {"message": "ok", "k" * 5000: 1}
+        schema_module.load("echo_request"), {"message": "ok", "k" * 5000: 1}
     )
     assert problems == [{"field": "$." + "k" * 64 + "...", "problem": "field is not allowed"}]
 
 
 def test_too_many_tags_reports_the_count_once(schema_module: ModuleType) -> None:
     problems = schema_module.validate_object(
-        schema_module.ECHO_REQUEST, {"message": "ok", "tags": ["t"] * 11}
+        schema_module.load("echo_request"), {"message": "ok", "tags": ["t"] * 11}
     )
     assert problems == [{"field": "$.tags", "problem": "array must have at most 10 items (got 11)"}]
 
 
 @pytest.mark.parametrize("value", [True, None, 1, 1.5, {"a": "b"}, ["x"]])
 def test_message_must_be_a_string(schema_module: ModuleType, value: object) -> None:
-    problems = schema_module.validate_object(schema_module.ECHO_REQUEST, {"message": value})
+    problems = schema_module.validate_object(schema_module.load("echo_request"), {"message": value})
     assert problems == [{"field": "$.message", "problem": "value must be a string"}]
 
 
@@ -128,9 +128,9 @@ def test_valid_payloads_are_echoed(invoke: Invoke, payload: dict[str, Any]) -> N
 def test_validator_agrees_with_its_json_schema(schema_module: ModuleType, payload: object) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(
-        schema_module.json_schema(schema_module.ECHO_REQUEST)
+        schema_module.json_schema(schema_module.load("echo_request"))
     )
-    ours = schema_module.validate_object(schema_module.ECHO_REQUEST, payload)
+    ours = schema_module.validate_object(schema_module.load("echo_request"), payload)
     assert (ours == []) == validator.is_valid(payload)
 
 

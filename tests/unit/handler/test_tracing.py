@@ -110,13 +110,16 @@ def test_in_lambda_the_tracer_traces_without_request_data(fake_daemon: socket.so
         },
         "echo",
         "echo_validation_error",
+        "health",
     )
-    assert result == {"statuses": [200, 422], "tracer": True, "xray_imported": True}
+    assert result == {"statuses": [200, 422, 200], "tracer": True, "xray_imported": True}
 
     segments = _segments(fake_daemon)
     names = [s["name"] for s in segments]
-    assert names.count("## handle_request") == 2
-    assert "## app.echo" in names
+    assert names.count("## handle_request") == 3
+    # Every route gets its subsegment from the resolver (routing.RestApi), not a decorator.
+    assert "## routes.echo.echo" in names
+    assert "## routes.health.health" in names
     handler_annotations = [s["annotations"] for s in segments if s["name"] == "## handle_request"]
     assert handler_annotations[0]["StatusCode"] == 200
     assert handler_annotations[1]["StatusCode"] == 422
