@@ -9,19 +9,33 @@ directory (same filesystem, so the rename is atomic), flushed to disk, then rena
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import Final
+
+# The mode of a new file: what `touch` gives under the usual umask (mkstemp's own 0600
+# would make generated, committed files unreadable to others).
+NEW_FILE_MODE: Final = 0o644
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename."""
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename.
+
+    The file keeps its mode when it is replaced; a new file gets :data:`NEW_FILE_MODE`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = NEW_FILE_MODE
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

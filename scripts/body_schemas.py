@@ -38,17 +38,18 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import pprint
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import fastjsonschema
+
+from sam_project.errors import UserError
+from sam_project.files import write_atomically
 
 REPO: Final = Path(__file__).resolve().parents[1]
 HANDLER_DIR: Final = REPO / "src" / "handler"
@@ -78,7 +79,7 @@ PROPERTY_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 TITLE: Final = re.compile(r"[A-Z][A-Za-z0-9]*")
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A schema file outside the supported subset (message names the file and pointer)."""
 
 
@@ -415,22 +416,6 @@ def generate(handler_dir: Path) -> Generated:
 # --------------------------------------------------------------------------- output
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
     parser.add_argument(
@@ -457,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"body_schemas: {output} is up to date ({len(generated.schemas)} schemas)")
         return 0
-    write_atomic(output, generated.text)
+    write_atomically(output, generated.text)
     print(f"body_schemas: wrote {output} ({', '.join(generated.schemas) or 'no schemas'})")
     return 0
 

@@ -42,12 +42,14 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
+
+from sam_project.errors import UserError
+from sam_project.files import write_atomically
 
 REPO: Final = Path(__file__).resolve().parents[1]
 HANDLER_DIR: Final = REPO / "src" / "handler"
@@ -94,7 +96,7 @@ ALLOW_HEADER: Final = "Allow"
 JSON: Final = "application/json"
 
 
-class GenerationError(RuntimeError):
+class GenerationError(UserError):
     """The document cannot be generated (template or handler not as expected)."""
 
 
@@ -443,23 +445,6 @@ def render(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="default: openapi.json")
@@ -486,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"openapi: {output} is up to date")
         return 0
-    write_atomic(output, text)
+    write_atomically(output, text)
     print(f"openapi: wrote {output}")
     return 0
 

@@ -41,3 +41,15 @@ def test_unencodable_text_leaves_the_old_file(tmp_path: Path) -> None:
         write_atomically(target, "bad \udc80 surrogate")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_new_files_are_readable_and_replaced_files_keep_their_mode(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files: a generated, committed file must not become private."""
+    fresh = tmp_path / "openapi.json"
+    write_atomically(fresh, "{}\n")
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    script = tmp_path / "run.sh"
+    script.write_text("old\n")
+    script.chmod(0o750)
+    write_atomically(script, "new\n")
+    assert script.stat().st_mode & 0o777 == 0o750
