@@ -391,16 +391,16 @@ def cmd_build(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn expected errors into one line + exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["regions"]:  # multi-region rehearse/deploy (localapi.regions)
-        from localapi import regions  # noqa: PLC0415
+    if argv[:1] == ["regions"]:  # multi-region rehearse/deploy (deployment.regions)
+        from deployment import regions  # noqa: PLC0415
 
         return regions.main(argv[1:])
-    if argv[:1] == ["demo"]:  # the README's main command (localapi.demo)
-        from localapi import demo  # noqa: PLC0415
+    if argv[:1] == ["demo"]:  # the README's main command (deployment.demo)
+        from deployment import demo  # noqa: PLC0415
 
         return demo.main(argv[1:])
-    if argv[:1] == ["rehearse"]:  # its own CLI, owned by localapi.rehearsal
-        from localapi import rehearsal  # noqa: PLC0415 -- boto3/moto imports only when asked
+    if argv[:1] == ["rehearse"]:  # its own CLI, owned by deployment.rehearsal
+        from deployment import rehearsal  # noqa: PLC0415 -- boto3/moto imports only when asked
 
         return rehearsal.main(argv[1:])
     args = build_parser().parse_args(argv)

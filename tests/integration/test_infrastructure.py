@@ -4,7 +4,7 @@
   session and no endpoint override; every check reads live resources and must
   say so (``where`` = ``aws``). The key policy is compared with the one
   ``policy_gen render`` produces for the credentials' account and region.
-* Otherwise: against the rehearsal stack on moto (``localapi.rehearsal``),
+* Otherwise: against the rehearsal stack on moto (``deployment.rehearsal``),
   deployed once for this module; properties moto is known not to keep are
   checked on the SAM-translated template, and each such test says which gap
   made it one. The emulator is stopped by its PID at the end.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from localapi import rehearsal
-from localapi.moto_server import pid_alive
+from deployment import rehearsal
+from deployment.moto_server import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_STACK = os.environ.get(rehearsal.REAL_STACK_ENV) or None

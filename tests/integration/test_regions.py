@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localapi.regions import RegionRun, execute, plan
+from deployment.regions import RegionRun, execute, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVS = ("prod-us-east-1", "prod-eu-west-1")

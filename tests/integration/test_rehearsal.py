@@ -1,4 +1,4 @@
-"""The deploy rehearsal end to end: ``python -m localapi.rehearsal`` on moto.
+"""The deploy rehearsal end to end: ``python -m deployment.rehearsal`` on moto.
 
 One real run (module-scoped; about half a minute): moto's server on a free
 localhost port, policy_gen's render for moto's account, ``sam package`` and
@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from localapi import rehearsal
-from localapi.moto_server import is_ready, pid_alive
+from deployment import rehearsal
+from deployment.moto_server import is_ready, pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "rehearsal-it"
@@ -56,7 +56,7 @@ EXPECTED_WHERE = {
 
 
 class Run:
-    """One finished ``python -m localapi.rehearsal --keep`` run."""
+    """One finished ``python -m deployment.rehearsal --keep`` run."""
 
     def __init__(self, completed: subprocess.CompletedProcess[str], report: dict[str, Any]):
         self.completed = completed
@@ -105,7 +105,7 @@ def _real_stack_mode(
         }
     )
     completed = subprocess.run(
-        [sys.executable, "-m", "localapi.rehearsal", "--report", str(report_path)],
+        [sys.executable, "-m", "deployment.rehearsal", "--report", str(report_path)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -123,7 +123,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     report_path = tmp_path_factory.mktemp("rehearsal") / "report.json"
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     env.pop("AWS_SAM_STACK_NAME", None)  # this module always rehearses on the emulator
-    command = [sys.executable, "-m", "localapi.rehearsal", "--stack-name", STACK]
+    command = [sys.executable, "-m", "deployment.rehearsal", "--stack-name", STACK]
     command += ["--keep", "--report", str(report_path)]
     completed = subprocess.run(
         command,

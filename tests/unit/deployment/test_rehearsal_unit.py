@@ -19,9 +19,9 @@ from typing import Any
 import boto3
 import pytest
 
-from localapi import rehearsal
-from localapi.moto_server import MotoServer, is_ready, pid_alive
-from localapi.rehearsal import (
+from deployment import rehearsal
+from deployment.moto_server import MotoServer, is_ready, pid_alive
+from deployment.rehearsal import (
     AWS,
     EMULATOR,
     FAIL,

@@ -24,9 +24,9 @@ template, and every check reads live resources (``where`` = ``aws``).
 
 Usage::
 
-    python -m localapi.rehearsal [--template T] [--stack-name S] [--config-env E]
+    python -m deployment.rehearsal [--template T] [--stack-name S] [--config-env E]
                                  [--region R] [--keep] [--report FILE]
-    AWS_SAM_STACK_NAME=secure-api-dev python -m localapi.rehearsal --report out/live.json
+    AWS_SAM_STACK_NAME=secure-api-dev python -m deployment.rehearsal --report out/live.json
 
 Exit codes: 0 every check that ran passed (and at least one ran); 1 a step or a
 check failed; 2 bad usage.
@@ -56,7 +56,7 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localapi.moto_server import MotoServer
+from deployment.moto_server import MotoServer
 from localapi.runtime import LocalApiError
 from localapi.runtime import sam_executable as runtime_sam_executable
 from policy_gen.config import load_environment
@@ -2007,7 +2007,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
-    """Entry point: ``python -m localapi.rehearsal`` (or ``localapi rehearse``)."""
+    """Entry point: ``python -m deployment.rehearsal`` (or ``localapi rehearse``)."""
     args = build_parser().parse_args(argv)
     console = Console(stream)
     options = Options(
