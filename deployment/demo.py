@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from deployment.rehearsal import EMULATOR_ACCOUNT, EMULATOR_REGION
+from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
 
 # The rehearsal's own account and default region, so the policy rendered here is the
 # one the rehearsal step deploys.

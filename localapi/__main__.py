@@ -399,10 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from deployment import demo  # noqa: PLC0415
 
         return demo.main(argv[1:])
-    if argv[:1] == ["rehearse"]:  # its own CLI, owned by deployment.rehearsal
-        from deployment import rehearsal  # noqa: PLC0415 -- boto3/moto imports only when asked
+    if argv[:1] == ["rehearse"]:  # its own CLI, owned by deployment.rehearsal_cli
+        from deployment import rehearsal_cli  # noqa: PLC0415 -- boto3/moto imports only when asked
 
-        return rehearsal.main(argv[1:])
+        return rehearsal_cli.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":

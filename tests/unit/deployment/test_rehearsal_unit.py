@@ -19,29 +19,32 @@ from typing import Any
 import boto3
 import pytest
 
-from deployment import rehearsal
+from deployment import checks, rehearsal_cli
+from deployment.adapt import adapt_for_emulator
+from deployment.checks import CHECKS, Check, not_run, run_check
+from deployment.emulator import EMULATOR_GAPS, emulator_env, moto_error
 from deployment.moto_server import MotoServer, is_ready, pid_alive
-from deployment.rehearsal import (
+from deployment.output import format_table, summary_line
+from deployment.results import (
     AWS,
     EMULATOR,
     FAIL,
     NOT_RUN,
     PASS,
     TEMPLATE,
-    Check,
     CheckFailed,
     CheckNotRun,
     CheckResult,
     Outcome,
     Report,
-    Target,
-    TemplateValues,
-    adapt_for_emulator,
-    format_table,
-    run_check,
-    summary_line,
-    template_references,
     write_report,
+)
+from deployment.target import Target
+from deployment.template_values import (
+    PlannedStack,
+    TemplateValues,
+    effective_parameters,
+    template_references,
 )
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -110,8 +113,8 @@ def test_where_counts_skip_checks_that_did_not_run() -> None:
 
 
 def test_not_run_lists_every_check_with_the_reason() -> None:
-    results = rehearsal.not_run("step 'deploy' failed")
-    assert [r.check_id for r in results] == [c.check_id for c in rehearsal.CHECKS]
+    results = not_run("step 'deploy' failed")
+    assert [r.check_id for r in results] == [c.check_id for c in CHECKS]
     assert all(r.status == NOT_RUN and r.where is None for r in results)
     assert all(r.detail == "step 'deploy' failed" for r in results)
 
@@ -165,7 +168,7 @@ def test_run_check_keeps_where_and_gap_of_the_outcome() -> None:
 
     outcome = run(check)
     assert (outcome.status, outcome.where, outcome.gap) == (PASS, TEMPLATE, "logs-kms-key")
-    assert outcome.as_json()["gap_description"] == rehearsal.EMULATOR_GAPS["logs-kms-key"]
+    assert outcome.as_json()["gap_description"] == EMULATOR_GAPS["logs-kms-key"]
 
 
 # --- template fallback only for known gaps, never against AWS ------------------------------
@@ -218,7 +221,7 @@ def key_check(target: Target) -> CheckResult:
         Check(
             "logs.function.kms_key",
             "t",
-            lambda t: rehearsal._check_log_group_key(t, "FunctionLogGroup"),
+            lambda t: checks._check_log_group_key(t, "FunctionLogGroup"),
         ),
         target,
     )
@@ -373,14 +376,14 @@ def test_table_shows_where_and_reasons() -> None:
     assert lines[0].split() == ["CHECK", "STATUS", "WHERE", "DETAIL"]
     text = "\n".join(lines)
     assert "NOT RUN stack.outputs: step 'deploy' failed" in text
-    assert rehearsal.EMULATOR_GAPS["logs-kms-key"] in text
+    assert EMULATOR_GAPS["logs-kms-key"] in text
     report = Report("emulator", "s", checks=checks)
     assert summary_line(report).startswith("RESULT: PASS: 2 passed, 0 failed, 1 not run")
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        rehearsal.main(["--no-such-option"], stream=io.StringIO())
+        rehearsal_cli.main(["--no-such-option"], stream=io.StringIO())
     assert exit_info.value.code == 2
     assert "see --help" in capsys.readouterr().err
 
@@ -390,7 +393,7 @@ def test_malformed_region_exits_2_before_any_work(
 ) -> None:
     out = io.StringIO()
     with pytest.raises(SystemExit) as exit_info:
-        rehearsal.main(["--region", "bad region", "--project-root", str(tmp_path)], stream=out)
+        rehearsal_cli.main(["--region", "bad region", "--project-root", str(tmp_path)], stream=out)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "invalid region 'bad region'" in err
@@ -401,7 +404,7 @@ def test_malformed_region_exits_2_before_any_work(
 def test_failed_step_gives_not_run_checks_and_exit_1(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     out = io.StringIO()
-    code = rehearsal.main(
+    code = rehearsal_cli.main(
         ["--template", str(tmp_path / "missing.yaml"), "--report", str(report_path)], stream=out
     )
     assert code == 1
@@ -411,7 +414,7 @@ def test_failed_step_gives_not_run_checks_and_exit_1(tmp_path: Path) -> None:
     assert data["summary"] == {
         "passed": 0,
         "failed": 0,
-        "not_run": len(rehearsal.CHECKS),
+        "not_run": len(CHECKS),
         "ran_on": {},
     }
     assert all(c["status"] == "NOT RUN" and c["where"] is None for c in data["checks"])
@@ -425,7 +428,7 @@ def test_emulator_env_cannot_reach_real_aws(
     monkeypatch.setenv("AWS_PROFILE", "production")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.amazonaws.com")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
-    env = rehearsal.emulator_env("http://localhost:1234", tmp_path)
+    env = emulator_env("http://localhost:1234", tmp_path)
     assert env["AWS_ENDPOINT_URL"] == "http://localhost:1234"
     assert not {"AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"} & set(env)
     assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"]
@@ -459,13 +462,13 @@ def test_adapt_drops_only_list_items_whose_condition_selects_no_value() -> None:
         **TRANSFORMED,
         "Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": policies}}},
     }
-    planned = rehearsal.PlannedStack(transformed, "stack", {"LogLevel": "DEBUG"})
+    planned = PlannedStack(transformed, "stack", {"LogLevel": "DEBUG"})
     adapted, changes = adapt_for_emulator(transformed, planned)
     kept = adapted["Resources"]["Role"]["Properties"]["Policies"]
     assert kept == [policies[0], policies[1], policies[3]]  # NotDebug is false here
     assert changes == [
         "Role: 1 list item(s) whose Fn::If resolves to AWS::NoValue removed "
-        f"({rehearsal.EMULATOR_GAPS['novalue-in-lists']})"
+        f"({EMULATOR_GAPS['novalue-in-lists']})"
     ]
     assert len(transformed["Resources"]["Role"]["Properties"]["Policies"]) == 4
 
@@ -479,7 +482,7 @@ def test_effective_parameters_take_defaults_like_cloudformation() -> None:
             "D": {"Type": "String"},
         }
     }
-    assert rehearsal.effective_parameters(template, {"A": "given", "Z": "undeclared"}) == {
+    assert effective_parameters(template, {"A": "given", "Z": "undeclared"}) == {
         "A": "given",
         "B": "7",
         "C": "p,q",
@@ -497,9 +500,9 @@ def test_moto_error_names_the_emulator_crash(tmp_path: Path) -> None:
         "TypeError: 'NoneType' object is not subscriptable\n"
         '127.0.0.1 - - "POST / HTTP/1.1" 500 -\n'
     )
-    assert rehearsal.moto_error(log) == (
+    assert moto_error(log) == (
         "TypeError: 'NoneType' object is not subscriptable "
         "(at moto/iam/models.py:792 create_from_cloudformation_json)"
     )
     log.write_text('127.0.0.1 - - "POST / HTTP/1.1" 200 -\n')
-    assert rehearsal.moto_error(log) is None
+    assert moto_error(log) is None

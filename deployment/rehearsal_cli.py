@@ -1,0 +1,161 @@
+"""``python -m localapi rehearse``: the deploy rehearsal's command line.
+
+Usage::
+
+    python -m deployment.rehearsal_cli [--template T] [--stack-name S] [--config-env E]
+                                     [--region R] [--keep] [--report FILE]
+    AWS_SAM_STACK_NAME=secure-api-dev python -m deployment.rehearsal_cli --report out/live.json
+
+Exit codes: 0 every check that ran passed (and at least one ran); 1 a step or a
+check failed; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from deployment.checks import not_run, run_checks
+from deployment.console import Console
+from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
+from deployment.output import format_table, summary_line
+from deployment.rehearsal import (
+    DEFAULT_STACK_NAME,
+    REAL_STACK_ENV,
+    Options,
+    aws_rehearsal,
+    emulator_rehearsal,
+)
+from deployment.results import Report, write_report
+from policy_gen.errors import InputError, OneLineArgumentParser
+from policy_gen.partitions import partition_for_region
+
+
+def _region(text: str) -> str:
+    """A well-formed region name, checked before the emulator starts (exit 2 otherwise)."""
+    try:
+        partition_for_region(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="python -m localapi.rehearsal",
+        description=(
+            "Deploy the built stack to an embedded AWS emulator (moto on localhost) with the "
+            "real SAM CLI and run the post-deploy checks; with AWS_SAM_STACK_NAME set, run the "
+            "same checks against that real stack instead. Exit 0 only if every check that "
+            "ran passed."
+        ),
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        help="template to deploy (default: .aws-sam/build/template.yaml, built first if missing)",
+    )
+    parser.add_argument(
+        "--stack-name",
+        default=DEFAULT_STACK_NAME,
+        help=f"emulator stack name (default: {DEFAULT_STACK_NAME})",
+    )
+    parser.add_argument(
+        "--config-env",
+        default="default",
+        help="samconfig.toml environment for the parameter values (default: default)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the emulator running and print its endpoint"
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="FILE", help="write the JSON report here (atomically)"
+    )
+    parser.add_argument(
+        "--region",
+        type=_region,
+        default=EMULATOR_REGION,
+        help=f"the emulated region (default {EMULATOR_REGION}); one rehearsal per region",
+    )
+    parser.add_argument("--project-root", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
+    """Entry point: ``python -m deployment.rehearsal_cli`` (or ``localapi rehearse``)."""
+    args = build_parser().parse_args(argv)
+    console = Console(stream)
+    options = Options(
+        project_root=args.project_root.resolve(),
+        stack_name=args.stack_name,
+        template=args.template,
+        config_env=args.config_env,
+        keep=args.keep,
+        report_path=args.report,
+        real_stack=os.environ.get(REAL_STACK_ENV) or None,
+        region=args.region,
+    )
+    started = time.monotonic()
+    if options.real_stack:
+        console.line(
+            f"Rehearsal against the REAL stack {options.real_stack} ({REAL_STACK_ENV} is set): "
+            "no emulator, every check reads live resources"
+        )
+        report, target = aws_rehearsal(options, console)
+        if target is not None:
+            console.line("==> checks")
+            report.checks = run_checks(target, console)
+        else:
+            report.checks = not_run(f"step '{report.failed_step}' failed")
+        return finish(report, options, console, started)
+    console.line(
+        f"Deploy rehearsal of stack {options.stack_name} on an embedded AWS emulator "
+        f"(moto on localhost, account {EMULATOR_ACCOUNT}, {options.region})"
+    )
+    with emulator_rehearsal(options, console) as (report, target):
+        if target is not None:
+            console.line("==> checks")
+            report.checks = run_checks(target, console)
+        else:
+            report.checks = not_run(f"step '{report.failed_step}' failed")
+    code = finish(report, options, console, started)
+    if report.work_dir and not (options.keep or not report.ok):
+        shutil.rmtree(report.work_dir, ignore_errors=True)
+    elif report.work_dir:
+        console.line(f"work files (templates, tool logs, moto log) kept in {report.work_dir}")
+    if report.emulator.get("kept_running"):
+        pid = report.emulator.get("pid")
+        console.line(
+            f"emulator left running: AWS_ENDPOINT_URL={report.endpoint_url} "
+            f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"AWS_DEFAULT_REGION={options.region} (pid {pid}; stop it with: kill {pid})"
+        )
+    return code
+
+
+def finish(report: Report, options: Options, console: Console, started: float) -> int:
+    """Print the table and the verdict, write the report; the exit code."""
+    report.seconds = time.monotonic() - started
+    console.line("")
+    for line in format_table(report.checks):
+        console.line(line)
+    console.line("")
+    console.line(summary_line(report))
+    if options.report_path is not None:
+        write_report(options.report_path, report)
+        console.line(f"report written to {options.report_path}")
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the emulator was already stopped by the with-block
+        sys.stderr.write("rehearsal interrupted\n")
+        sys.exit(130)
