@@ -118,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"==> [{total}/{total}] serve the API on http://127.0.0.1:{args.port} (no Docker)",
         flush=True,
     )
-    from localapi.__main__ import build_parser as serve_parser  # noqa: PLC0415
-    from localapi.__main__ import cmd_serve  # noqa: PLC0415
+    from localapi.cli import build_parser as serve_parser  # noqa: PLC0415
+    from localapi.cli import cmd_serve  # noqa: PLC0415
 
     serve_args = serve_parser().parse_args(["serve", "--port", str(args.port)])
     serve_args.ready_hint = CURL_HINT
