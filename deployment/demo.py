@@ -16,10 +16,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
-
 # The rehearsal's own account and default region, so the policy rendered here is the
 # one the rehearsal step deploys.
+from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
+from localapi.cli import EXIT_USAGE, cmd_serve, tcp_port
+from localapi.cli import build_parser as serve_parser
+from localapi.runtime import LocalApiError
 from policy_gen.errors import OneLineArgumentParser
 
 DEMO_API_KEY = "local-dev-key"
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
             "the API on 127.0.0.1 until Ctrl+C. Needs no AWS account and no Docker."
         ),
     )
-    parser.add_argument("--port", type=int, default=3000, help="local API port (default 3000)")
+    parser.add_argument("--port", type=tcp_port, default=3000, help="local API port (default 3000)")
     parser.add_argument("--skip-rehearsal", action="store_true", help="skip the emulator deploy")
     parser.add_argument("--no-serve", action="store_true", help="stop after the rehearsal")
     parser.add_argument(
@@ -118,12 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"==> [{total}/{total}] serve the API on http://127.0.0.1:{args.port} (no Docker)",
         flush=True,
     )
-    from localapi.cli import build_parser as serve_parser  # noqa: PLC0415
-    from localapi.cli import cmd_serve  # noqa: PLC0415
-
     serve_args = serve_parser().parse_args(["serve", "--port", str(args.port)])
-    serve_args.ready_hint = CURL_HINT
-    return cmd_serve(serve_args)
+    try:
+        return cmd_serve(serve_args, ready_hint=CURL_HINT)
+    except LocalApiError as error:
+        print(f"localapi: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _port(text: str) -> int:
+def tcp_port(text: str) -> int:
+    """argparse type: a TCP port number (1-65535)."""
     value = _positive_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)"
     )
-    serve.add_argument("--port", "-p", type=_port, default=3000, help="TCP port (default: 3000)")
+    serve.add_argument("--port", "-p", type=tcp_port, default=3000, help="TCP port (default: 3000)")
     serve.add_argument(
         "--env-vars",
         "-n",
@@ -200,8 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 # --- serve ------------------------------------------------------------------------
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Validate everything that can be validated before starting anything."""
+def cmd_serve(args: argparse.Namespace, ready_hint: Sequence[str] = ()) -> int:
+    """Validate everything that can be validated before starting anything.
+
+    ``ready_hint``: lines printed once the API answers (the demo's curl examples).
+    """
     from localapi import server  # noqa: PLC0415 -- samcli import is slow; --help stays fast
 
     host = server.check_host(args.host)
@@ -233,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config_file=config_file.resolve() if config_file.is_file() else None,
         config_env=args.config_env,
         parameter_source=source,
-        ready_hint=tuple(getattr(args, "ready_hint", ())),
+        ready_hint=tuple(ready_hint),
     )
     try:
         return server.serve(opts)
