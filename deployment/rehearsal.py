@@ -53,15 +53,11 @@ from deployment.emulator import (
 )
 from deployment.moto_server import MotoServer
 from deployment.results import CheckFailed, Report, StepFailed
-from deployment.stack_spec import EXPECTED_RUNTIME
 from deployment.target import Target
 from deployment.template_values import PlannedStack, TemplateValues
 from deployment.tools import (
-    find_interpreter_dir,
-    project_build_command,
     run_tool,
     sam_executable,
-    template_runtime,
 )
 from deployment.translate import read_parameter_overrides, transform_template
 from policy_gen.config import load_environment
@@ -172,18 +168,10 @@ class Rehearsal:
             # Explicit overrides: samconfig's list names params/ENV.yaml, which exists
             # only after a render for an account; the build needs no key policy.
             overrides = ["--parameter-overrides", self.parameter_overrides[0]]
-            command = project_build_command(root)
+            # localapi build finds the runtime's own interpreter (localapi.runtime).
+            command = [sys.executable, "-m", "localapi", "build", "--", *overrides]
             env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-            if command is not None:
-                command = [*command, "--", *overrides]
-                details.append("python -m localapi build")
-            else:
-                runtime = template_runtime(root / "template.yaml") or EXPECTED_RUNTIME
-                bin_dir = find_interpreter_dir(runtime)
-                env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-                command = [sam_executable(), "build", "--template-file", "template.yaml"]
-                command += overrides
-                details.append(f"sam build with {runtime} from {bin_dir}")
+            details.append("python -m localapi build")
             run_tool(
                 command, cwd=root, env=env, log=self.work_dir / "build.log", timeout=BUILD_TIMEOUT
             )

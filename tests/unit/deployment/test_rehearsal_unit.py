@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -506,3 +508,46 @@ def test_moto_error_names_the_emulator_crash(tmp_path: Path) -> None:
     )
     log.write_text('127.0.0.1 - - "POST / HTTP/1.1" 200 -\n')
     assert moto_error(log) is None
+
+
+def test_missing_runtime_interpreter_fails_the_build_step_in_one_line(tmp_path: Path) -> None:
+    """No build yet and no python3.13 on this machine: the build step says so in
+    one line (localapi build's own message), and no emulator is started."""
+    if any(Path(d, "python3.13").exists() for d in ("/usr/bin", "/usr/local/bin")):
+        pytest.skip("a system python3.13 exists; cannot simulate its absence")
+    root = tmp_path / "project"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "fixtures" / "localapi", root)
+    report_path = tmp_path / "report.json"
+    env = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "PYENV_ROOT": str(tmp_path / "no-pyenv"),
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    env.pop("AWS_SAM_STACK_NAME", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localapi",
+            "rehearse",
+            "--project-root",
+            str(root),
+            "--report",
+            str(report_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    data = json.loads(report_path.read_text())
+    shutil.rmtree(data["work_dir"])
+    assert data["failed_step"] == "build"
+    [failed] = [line for line in result.stdout.splitlines() if line.startswith("==> build")]
+    assert "FAILED" in failed and "localapi: error: python3.13 not found" in failed
+    assert data["steps"][-1]["detail"].count("\n") == 0
+    assert "pid" not in (data["emulator"] or {})
