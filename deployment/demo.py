@@ -1,4 +1,4 @@
-"""``python -m localapi demo``: the main job on the embedded default, no AWS account.
+"""``python -m localapi demo`` (``python -m deployment demo``): the main job on the embedded default, no AWS account.
 
 One command a newcomer can run on a fresh machine: render and prove the key
 policy, build, rehearse the deploy on the embedded emulator, then serve the API
@@ -89,9 +89,9 @@ def run_steps(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m deployment demo") -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(
-        prog="python -m localapi demo",
+        prog=prog,
         description=(
             "Render and validate the KMS key policy for the embedded default account, build "
             "the function, rehearse the deploy on an embedded AWS emulator (moto), then serve "
@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m deployment demo") -> int:
+    args = build_parser(prog).parse_args(argv)
     code = run_steps(args)
     if code != 0 or args.no_serve:
         return code
@@ -126,7 +126,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LocalApiError as error:
         print(f"localapi: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""``python -m localapi regions``: one stack per region, rehearsed or deployed in turn.
+"""``python -m localapi regions`` (``python -m deployment regions``): one stack per region, rehearsed or deployed in turn.
 
 KMS keys and log groups are regional, so a multi-region deployment is N
 independent stacks, each with its own key and its own rendered policy (the
@@ -112,9 +112,9 @@ def summary(results: Sequence[tuple[RegionRun, int, float]], dry_run: bool) -> l
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m deployment regions") -> int:
     parser = OneLineArgumentParser(
-        prog="python -m localapi regions",
+        prog=prog,
         description="Rehearse or deploy the stack in several regions (one samconfig env each).",
     )
     parser.add_argument(
@@ -132,12 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runs = plan(args.envs, args.mode, args.config_file, args.report_dir)
     except InputError as error:
-        print(f"localapi regions: error: {error}", file=sys.stderr)
+        print(f"{prog.removeprefix('python -m ')}: error: {error}", file=sys.stderr)
         return 2
     results = execute(runs, args.dry_run)
     print("\n".join(summary(results, args.dry_run)))
     return 0 if all(code == 0 for _, code, _ in results) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

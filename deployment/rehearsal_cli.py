@@ -1,10 +1,11 @@
-"""``python -m localapi rehearse``: the deploy rehearsal's command line.
+"""``python -m localapi rehearse`` (``python -m deployment rehearse``): the deploy
+rehearsal's command line.
 
 Usage::
 
-    python -m deployment.rehearsal_cli [--template T] [--stack-name S] [--config-env E]
-                                     [--region R] [--keep] [--report FILE]
-    AWS_SAM_STACK_NAME=secure-api-dev python -m deployment.rehearsal_cli --report out/live.json
+    python -m deployment rehearse [--template T] [--stack-name S] [--config-env E]
+                                 [--region R] [--keep] [--report FILE]
+    AWS_SAM_STACK_NAME=secure-api-dev python -m deployment rehearse --report out/live.json
 
 Exit codes: 0 every check that ran passed (and at least one ran); 1 a step or a
 check failed; 2 bad usage.
@@ -46,9 +47,9 @@ def _region(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m deployment rehearse") -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(
-        prog="python -m localapi.rehearsal",
+        prog=prog,
         description=(
             "Deploy the built stack to an embedded AWS emulator (moto on localhost) with the "
             "real SAM CLI and run the post-deploy checks; with AWS_SAM_STACK_NAME set, run the "
@@ -87,10 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
-    """Entry point: ``python -m deployment.rehearsal_cli`` (or ``localapi rehearse``)."""
-    args = build_parser().parse_args(argv)
-    console = Console(stream)
+def main(
+    argv: Sequence[str] | None = None,
+    stream: TextIO | None = None,
+    prog: str = "python -m deployment rehearse",
+) -> int:
+    """Entry point: ``python -m deployment rehearse`` (or ``python -m localapi rehearse``)."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        return rehearse(args, Console(stream))
+    except KeyboardInterrupt:  # the emulator was already stopped by the with-block
+        sys.stderr.write("rehearsal interrupted\n")
+        return 130
+
+
+def rehearse(args: argparse.Namespace, console: Console) -> int:
+    """Run the rehearsal the parsed command line asks for; the exit code."""
     options = Options(
         project_root=args.project_root.resolve(),
         stack_name=args.stack_name,
@@ -151,11 +164,3 @@ def finish(report: Report, options: Options, console: Console, started: float) -
         write_report(options.report_path, report)
         console.line(f"report written to {options.report_path}")
     return report.exit_code
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # the emulator was already stopped by the with-block
-        sys.stderr.write("rehearsal interrupted\n")
-        sys.exit(130)

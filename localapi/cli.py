@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="AWS_REGION the function sees (default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
     )
 
-    # Listed for --help only; main() hands `demo`/`rehearse ...` over untouched.
+    # Listed for --help only; localapi.__main__ hands them to the deployment package.
     sub.add_parser(
         "regions",
         help="rehearse or deploy one stack per region (see `regions --help`)",
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "rehearse",
-        help="deploy rehearsal on the embedded AWS emulator (localapi.rehearsal; see `rehearse --help`)",
+        help="deploy rehearsal on the embedded AWS emulator (deployment.rehearsal; see `rehearse --help`)",
         add_help=False,
     )
 

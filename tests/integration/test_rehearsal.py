@@ -1,4 +1,4 @@
-"""The deploy rehearsal end to end: ``python -m deployment.rehearsal_cli`` on moto.
+"""The deploy rehearsal end to end: ``python -m deployment rehearse`` on moto.
 
 One real run (module-scoped; about half a minute): moto's server on a free
 localhost port, policy_gen's render for moto's account, ``sam package`` and
@@ -61,7 +61,7 @@ EXPECTED_WHERE = {
 
 
 class Run:
-    """One finished ``python -m deployment.rehearsal_cli --keep`` run."""
+    """One finished ``python -m deployment rehearse --keep`` run."""
 
     def __init__(self, completed: subprocess.CompletedProcess[str], report: dict[str, Any]):
         self.completed = completed
@@ -110,7 +110,7 @@ def _real_stack_mode(
         }
     )
     completed = subprocess.run(
-        [sys.executable, "-m", "deployment.rehearsal_cli", "--report", str(report_path)],
+        [sys.executable, "-m", "deployment", "rehearse", "--report", str(report_path)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -128,7 +128,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     report_path = tmp_path_factory.mktemp("rehearsal") / "report.json"
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     env.pop("AWS_SAM_STACK_NAME", None)  # this module always rehearses on the emulator
-    command = [sys.executable, "-m", "deployment.rehearsal_cli", "--stack-name", STACK]
+    command = [sys.executable, "-m", "deployment", "rehearse", "--stack-name", STACK]
     command += ["--keep", "--report", str(report_path)]
     completed = subprocess.run(
         command,
