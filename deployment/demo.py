@@ -1,24 +1,23 @@
-"""``python -m localapi demo`` (``python -m deployment demo``): the main job on the embedded default, no AWS account.
+"""``python -m localapi demo``: the main job on the embedded default, no AWS account.
 
 One command a newcomer can run on a fresh machine: render and prove the key
 policy, build, rehearse the deploy on the embedded emulator, then serve the API
 on 127.0.0.1 until interrupted. Each step shows progress and its time; a step
 that fails stops the run with its reason (the tools print their own one-line
-errors) and the step's exit code.
+errors) and the step's exit code. Also ``python -m deployment demo``.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 # The rehearsal's own account and default region, so the policy rendered here is the
 # one the rehearsal step deploys.
 from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
+from deployment.sequence import Ran, Step, rehearse_command, render_build_deploy, run_in_order
 from localapi.cli import EXIT_USAGE, cmd_serve, tcp_port
 from localapi.cli import build_parser as serve_parser
 from localapi.runtime import LocalApiError
@@ -39,54 +38,39 @@ CURL_HINT = (
 )
 
 
-def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
-    python = sys.executable
-    steps = [
-        (
-            f"render and validate the key policy (account {EMULATOR_ACCOUNT}, {EMULATOR_REGION})",
-            [
-                python,
-                "-m",
-                "policy_gen",
-                "render",
-                "--config-env",
-                "default",
-                "--account",
-                EMULATOR_ACCOUNT,
-                "--region",
-                EMULATOR_REGION,
-            ],
-        ),
-        ("build (sam build with the function's python3.13)", [python, "-m", "localapi", "build"]),
-    ]
-    if not args.skip_rehearsal:
-        steps.append(
-            (
-                "deploy rehearsal on the embedded AWS emulator (moto)",
-                [python, "-m", "localapi", "rehearse", "--report", str(args.report)],
-            )
-        )
-    return steps
+def _steps(args: argparse.Namespace) -> list[Step]:
+    rehearse = Step(
+        "deploy rehearsal on the embedded AWS emulator (moto)",
+        tuple(rehearse_command(report=args.report)),
+    )
+    return render_build_deploy(
+        "default",
+        None if args.skip_rehearsal else rehearse,
+        account=EMULATOR_ACCOUNT,
+        region=EMULATOR_REGION,
+    )
 
 
 def run_steps(args: argparse.Namespace) -> int:
     """Run every preparatory step in order; stop at the first failure."""
     steps = _steps(args)
     total = len(steps) + (0 if args.no_serve else 1)
-    for number, (title, command) in enumerate(steps, start=1):
-        print(f"==> [{number}/{total}] {title}", flush=True)
-        started = time.monotonic()
-        code = subprocess.call(command)
-        elapsed = time.monotonic() - started
-        if code != 0:
-            print(
-                f"demo: step {number} ({title}) failed with exit code {code} after "
-                f"{elapsed:.1f}s; see its message above",
-                file=sys.stderr,
-            )
-            return code
-        print(f"    done in {elapsed:.1f}s", flush=True)
-    return 0
+
+    def starting(number: int, step: Step) -> None:
+        print(f"==> [{number}/{total}] {step.title}", flush=True)
+
+    def finished(number: int, ran: Ran) -> None:
+        if ran.code == 0:
+            print(f"    done in {ran.seconds:.1f}s", flush=True)
+            return
+        print(
+            f"demo: step {number} ({ran.step.title}) failed with exit code {ran.code} after "
+            f"{ran.seconds:.1f}s; see its message above",
+            file=sys.stderr,
+        )
+
+    ran = run_in_order(steps, starting=starting, finished=finished)
+    return ran[-1].code if ran else 0
 
 
 def build_parser(prog: str = "python -m deployment demo") -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``python -m localapi regions`` (``python -m deployment regions``): one stack per region, rehearsed or deployed in turn.
+"""``python -m localapi regions``: one stack per region, rehearsed or deployed in turn.
 
 KMS keys and log groups are regional, so a multi-region deployment is N
 independent stacks, each with its own key and its own rendered policy (the
@@ -14,14 +14,18 @@ Modes:
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from localapi.runtime import LocalApiError, sam_executable
+from deployment.sequence import (
+    Step,
+    deploy_command,
+    rehearse_command,
+    render_build_deploy,
+    run_in_order,
+)
 from policy_gen.config import load_environment
 from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import partition_for_region
@@ -37,11 +41,6 @@ class RegionRun:
 
 def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) -> list[RegionRun]:
     """The commands for each environment, read from samconfig.toml (never retyped)."""
-    python = sys.executable
-    try:
-        sam = sam_executable()
-    except LocalApiError:
-        sam = "sam"  # not installed: each region then fails with one line when it runs
     runs = []
     for env in envs:
         settings = load_environment(config_file, env)
@@ -49,28 +48,24 @@ def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) ->
             raise InputError(f"samconfig env {env!r} needs region and stack_name")
         partition_for_region(settings.region)  # a malformed region: InputError, exit 2
         if mode == "rehearse":
-            commands: tuple[tuple[str, ...], ...] = (
-                (
-                    python,
-                    "-m",
-                    "localapi",
-                    "rehearse",
-                    "--config-env",
-                    env,
-                    "--region",
-                    settings.region,
-                    "--stack-name",
-                    settings.stack_name,
-                    "--report",
-                    str(report_dir / f"rehearsal-{env}.json"),
-                ),
-            )
+            steps = [
+                Step(
+                    f"deploy rehearsal in {settings.region}",
+                    tuple(
+                        rehearse_command(
+                            config_env=env,
+                            region=settings.region,
+                            stack_name=settings.stack_name,
+                            report=report_dir / f"rehearsal-{env}.json",
+                        )
+                    ),
+                )
+            ]
         else:
-            commands = (
-                (python, "-m", "policy_gen", "render", "--config-env", env),
-                (python, "-m", "localapi", "build", "--config-env", env),
-                (sam, "deploy", "--config-env", env),
+            steps = render_build_deploy(
+                env, Step(f"deploy to {settings.region}", tuple(deploy_command(env)))
             )
+        commands = tuple(step.command for step in steps)
         runs.append(RegionRun(env, settings.region, settings.stack_name, commands))
     regions = [run.region for run in runs]
     duplicates = sorted({r for r in regions if regions.count(r) > 1})
@@ -86,19 +81,13 @@ def execute(runs: Sequence[RegionRun], dry_run: bool) -> list[tuple[RegionRun, i
             f"==> [{number}/{len(runs)}] {run.env}: stack {run.stack_name} in {run.region}",
             flush=True,
         )
-        started = time.monotonic()
-        code = 0
-        for command in run.commands:
-            print("    $ " + " ".join(command), flush=True)
-            if not dry_run:
-                try:
-                    code = subprocess.call(list(command))
-                except OSError as error:  # e.g. no sam on PATH: one line, not a traceback
-                    print(f"    cannot run {command[0]}: {error.strerror}", flush=True)
-                    code = 127
-                if code != 0:
-                    break
-        results.append((run, code, time.monotonic() - started))
+        steps = [Step(" ".join(command), command) for command in run.commands]
+        ran = run_in_order(
+            steps,
+            starting=lambda _n, step: print(f"    $ {step.shown}", flush=True),
+            dry_run=dry_run,
+        )
+        results.append((run, ran[-1].code if ran else 0, sum(r.seconds for r in ran)))
     return results
 
 

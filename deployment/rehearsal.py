@@ -29,7 +29,6 @@ import contextlib
 import importlib.metadata
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +52,12 @@ from deployment.emulator import (
 )
 from deployment.moto_server import MotoServer
 from deployment.results import CheckFailed, Report, StepFailed
+from deployment.sequence import (
+    build_command,
+    deploy_template_command,
+    package_command,
+    render_command,
+)
 from deployment.target import Target
 from deployment.template_values import PlannedStack, TemplateValues
 from deployment.tools import (
@@ -167,9 +172,9 @@ class Rehearsal:
         with step(self.report, self.console, "build") as details:
             # Explicit overrides: samconfig's list names params/ENV.yaml, which exists
             # only after a render for an account; the build needs no key policy.
-            overrides = ["--parameter-overrides", self.parameter_overrides[0]]
+            overrides = self.parameter_overrides[:1]
             # localapi build finds the runtime's own interpreter (localapi.runtime).
-            command = [sys.executable, "-m", "localapi", "build", "--", *overrides]
+            command = build_command(parameter_overrides=overrides)
             env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
             details.append("python -m localapi build")
             run_tool(
@@ -205,15 +210,14 @@ class Rehearsal:
     def render(self) -> None:
         assert self.template is not None
         with step(self.report, self.console, "render key policy (policy_gen)") as details:
-            command = [
-                sys.executable, "-m", "policy_gen", "render",
-                "--template", str(self.template),
-                "--config-env", self.options.config_env,
-                "--stack-name", self.options.stack_name,
-                "--account", EMULATOR_ACCOUNT,
-                "--region", self.options.region,
-                "--out", str(self.policy_file),
-            ]  # fmt: skip
+            command = render_command(
+                self.options.config_env,
+                account=EMULATOR_ACCOUNT,
+                region=self.options.region,
+                stack_name=self.options.stack_name,
+                template=self.template,
+                out=self.policy_file,
+            )
             output = run_tool(
                 command,
                 cwd=self.options.project_root,
@@ -242,15 +246,14 @@ class Rehearsal:
                     CreateBucketConfiguration={"LocationConstraint": self.options.region},
                 )
             packaged = self.work_dir / "packaged.yaml"
-            command = [
-                sam_executable(), "package",
-                "--template-file", str(self.template),
-                "--s3-bucket", self.bucket,
-                "--s3-prefix", self.options.stack_name,
-                "--output-template-file", str(packaged),
-                "--region", self.options.region,
-                "--no-progressbar",
-            ]  # fmt: skip
+            command = package_command(
+                sam_executable(),
+                self.template,
+                bucket=self.bucket,
+                prefix=self.options.stack_name,
+                out=packaged,
+                region=self.options.region,
+            )
             self.run_against_emulator(command, self.work_dir / "package.log")
             details.append(
                 f"code uploaded to s3://{self.bucket}/{self.options.stack_name}/ -> {packaged.name}"
@@ -288,18 +291,14 @@ class Rehearsal:
 
     def deploy(self) -> None:
         with step(self.report, self.console, "deploy (sam deploy)") as details:
-            command = [
-                sam_executable(), "deploy",
-                "--template-file", str(self.work_dir / "emulator-template.json"),
-                "--stack-name", self.options.stack_name,
-                "--s3-bucket", self.bucket,
-                "--s3-prefix", self.options.stack_name,
-                "--capabilities", "CAPABILITY_IAM",
-                "--region", self.options.region,
-                "--no-confirm-changeset",
-                "--no-fail-on-empty-changeset",
-                "--parameter-overrides", *self.parameter_overrides,
-            ]  # fmt: skip
+            command = deploy_template_command(
+                sam_executable(),
+                self.work_dir / "emulator-template.json",
+                stack_name=self.options.stack_name,
+                bucket=self.bucket,
+                region=self.options.region,
+                parameter_overrides=self.parameter_overrides,
+            )
             self.run_against_emulator(command, self.work_dir / "deploy.log")
             target = self.target()
             status = target.stack().get("StackStatus")
@@ -434,15 +433,14 @@ def aws_rehearsal(options: Options, console: Console) -> tuple[Report, Target | 
             tempfile.TemporaryDirectory(prefix="secure-api-rehearsal-") as work,
         ):
             out = Path(work) / "expected-policy.json"
-            command = [
-                sys.executable, "-m", "policy_gen", "render",
-                "--template", str(options.template or default_template(options.project_root)),
-                "--config-env", options.config_env,
-                "--stack-name", options.real_stack,
-                "--account", str(report.account),
-                "--region", str(session.region_name),
-                "--out", str(out),
-            ]  # fmt: skip
+            command = render_command(
+                options.config_env,
+                account=str(report.account),
+                region=str(session.region_name),
+                stack_name=options.real_stack,
+                template=options.template or default_template(options.project_root),
+                out=out,
+            )
             output = run_tool(
                 command,
                 cwd=options.project_root,

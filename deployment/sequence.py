@@ -1,0 +1,209 @@
+"""The one render -> build -> deploy sequence, each step spelled once.
+
+Every way to a deployed stack takes the same steps in the same order:
+
+1. render the key policy for the stack's account and region (policy_gen
+   validates it and writes it as a SAM parameter file, ``params/ENV.yaml``);
+2. build with the function runtime's own interpreter (``python -m localapi build``);
+3. deploy with SAM CLI: to real AWS (``sam deploy --config-env ENV``), or to
+   the embedded emulator (the rehearsal: ``sam package`` then ``sam deploy``
+   of the translated template, then the checks).
+
+The demo and ``regions`` run the steps as they are (``render_build_deploy``),
+streamed to the terminal (``run_in_order``); the rehearsal runs the same
+commands as its own logged steps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from localapi.runtime import LocalApiError, sam_executable
+
+# What a missing tool exits with in a shell.
+EXIT_NOT_FOUND = 127
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: what it does, in words, and the command that does it."""
+
+    title: str
+    command: tuple[str, ...]
+
+    @property
+    def shown(self) -> str:
+        return " ".join(self.command)
+
+    def run(self) -> int:
+        """Run it with the terminal as its output; a missing tool is one line, exit 127."""
+        try:
+            return subprocess.call(list(self.command))
+        except OSError as error:
+            print(f"    cannot run {self.command[0]}: {error.strerror}", flush=True)
+            return EXIT_NOT_FOUND
+
+
+def sam() -> str:
+    """The pinned SAM CLI; when none is installed, plain ``sam`` (its step then fails
+    in one line when it runs, instead of the whole plan failing up front)."""
+    try:
+        return sam_executable()
+    except LocalApiError:
+        return "sam"
+
+
+def render_command(
+    config_env: str,
+    *,
+    account: str | None = None,
+    region: str | None = None,
+    stack_name: str | None = None,
+    template: Path | None = None,
+    out: Path | None = None,
+) -> list[str]:
+    """``policy_gen render``: samconfig's values for ``config_env``, the credentials'
+    account (STS) unless ``account`` is given, ``params/ENV.yaml`` unless ``out``."""
+    command = [sys.executable, "-m", "policy_gen", "render"]
+    if template is not None:
+        command += ["--template", str(template)]
+    command += ["--config-env", config_env]
+    if stack_name is not None:
+        command += ["--stack-name", stack_name]
+    if account is not None:
+        command += ["--account", account]
+    if region is not None:
+        command += ["--region", region]
+    if out is not None:
+        command += ["--out", str(out)]
+    return command
+
+
+def build_command(
+    config_env: str | None = None, parameter_overrides: Sequence[str] = ()
+) -> list[str]:
+    """``localapi build`` (sam build with the runtime's own interpreter first on PATH)."""
+    command = [sys.executable, "-m", "localapi", "build"]
+    if config_env is not None:
+        command += ["--config-env", config_env]
+    if parameter_overrides:
+        command += ["--", "--parameter-overrides", *parameter_overrides]
+    return command
+
+
+def deploy_command(config_env: str) -> list[str]:
+    """``sam deploy`` to real AWS, every setting from samconfig's ``config_env``."""
+    return [sam(), "deploy", "--config-env", config_env]
+
+
+def package_command(
+    sam_cli: str, template: Path, *, bucket: str, prefix: str, out: Path, region: str
+) -> list[str]:
+    """``sam package``: upload the built code, write the template that names it."""
+    return [
+        sam_cli, "package",
+        "--template-file", str(template),
+        "--s3-bucket", bucket,
+        "--s3-prefix", prefix,
+        "--output-template-file", str(out),
+        "--region", region,
+        "--no-progressbar",
+    ]  # fmt: skip
+
+
+def deploy_template_command(
+    sam_cli: str,
+    template: Path,
+    *,
+    stack_name: str,
+    bucket: str,
+    region: str,
+    parameter_overrides: Sequence[str],
+) -> list[str]:
+    """``sam deploy`` of an explicit template, with no samconfig settings (the rehearsal)."""
+    return [
+        sam_cli, "deploy",
+        "--template-file", str(template),
+        "--stack-name", stack_name,
+        "--s3-bucket", bucket,
+        "--s3-prefix", stack_name,
+        "--capabilities", "CAPABILITY_IAM",
+        "--region", region,
+        "--no-confirm-changeset",
+        "--no-fail-on-empty-changeset",
+        "--parameter-overrides", *parameter_overrides,
+    ]  # fmt: skip
+
+
+def rehearse_command(
+    *,
+    config_env: str | None = None,
+    region: str | None = None,
+    stack_name: str | None = None,
+    report: Path | None = None,
+) -> list[str]:
+    """The deploy rehearsal: build if needed, render, deploy to the emulator, check."""
+    command = [sys.executable, "-m", "localapi", "rehearse"]
+    for flag, value in (
+        ("--config-env", config_env),
+        ("--region", region),
+        ("--stack-name", stack_name),
+        ("--report", report),
+    ):
+        if value is not None:
+            command += [flag, str(value)]
+    return command
+
+
+def render_build_deploy(
+    config_env: str,
+    deploy: Step | None,
+    *,
+    account: str | None = None,
+    region: str | None = None,
+) -> list[Step]:
+    """The sequence for samconfig environment ``config_env``: the policy rendered for
+    ``account``/``region`` (default: the credentials' and samconfig's), written to
+    ``params/ENV.yaml`` where samconfig's ``file://`` entry reads it, then the build,
+    then ``deploy`` (None: stop after the build)."""
+    rendered_for = f" (account {account}, {region})" if account and region else ""
+    steps = [
+        Step(
+            f"render and validate the key policy{rendered_for}",
+            tuple(render_command(config_env, account=account, region=region)),
+        ),
+        Step("build (sam build with the function's python3.13)", tuple(build_command(config_env))),
+    ]
+    return steps if deploy is None else [*steps, deploy]
+
+
+@dataclass(frozen=True)
+class Ran:
+    step: Step
+    code: int
+    seconds: float
+
+
+def run_in_order(
+    steps: Sequence[Step],
+    *,
+    starting: Callable[[int, Step], None],
+    finished: Callable[[int, Ran], None] = lambda number, ran: None,
+    dry_run: bool = False,
+) -> list[Ran]:
+    """Run the steps in order and stop at the first that fails (its code is last)."""
+    ran: list[Ran] = []
+    for number, step in enumerate(steps, start=1):
+        starting(number, step)
+        started = time.monotonic()
+        code = 0 if dry_run else step.run()
+        ran.append(Ran(step, code, time.monotonic() - started))
+        finished(number, ran[-1])
+        if code != 0:
+            break
+    return ran
