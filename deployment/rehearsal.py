@@ -123,7 +123,8 @@ class Rehearsal:
 
     @property
     def bucket(self) -> str:
-        return f"{self.options.stack_name.lower()}-artifacts"
+        """The artifact bucket: a valid S3 name (at most 63 characters) for any stack name."""
+        return f"{self.options.stack_name.lower()[:50].rstrip('-')}-artifacts"
 
     def prepare(self) -> None:
         """Write the samconfig environment's non-policy values as a SAM parameter

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -34,6 +35,7 @@ from deployment.rehearsal import (
     emulator_rehearsal,
 )
 from deployment.results import Report, write_report
+from policy_gen.config import load_environment
 from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import partition_for_region
 
@@ -44,6 +46,21 @@ def _region(text: str) -> str:
         partition_for_region(text)
     except InputError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+# CloudFormation's rule for stack names.
+_STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
+
+
+def _stack_name(text: str) -> str:
+    """A name CloudFormation accepts, checked before the emulator starts (exit 2 otherwise):
+    moto would take names AWS refuses."""
+    if not _STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid stack name {text!r}: expected a letter, then letters, digits and "
+            "hyphens, at most 128 characters"
+        )
     return text
 
 
@@ -64,6 +81,7 @@ def build_parser(prog: str = "python -m deployment rehearse") -> argparse.Argume
     )
     parser.add_argument(
         "--stack-name",
+        type=_stack_name,
         default=DEFAULT_STACK_NAME,
         help=f"emulator stack name (default: {DEFAULT_STACK_NAME})",
     )
@@ -94,7 +112,14 @@ def main(
     prog: str = "python -m deployment rehearse",
 ) -> int:
     """Entry point: ``python -m deployment rehearse`` (or ``python -m localapi rehearse``)."""
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    config = args.project_root / "samconfig.toml"
+    if config.is_file():  # an unknown --config-env is bad usage, found before any work
+        try:
+            load_environment(config, args.config_env)
+        except InputError as error:
+            parser.error(str(error))
     try:
         return rehearse(args, Console(stream))
     except KeyboardInterrupt:  # the emulator was already stopped by the with-block

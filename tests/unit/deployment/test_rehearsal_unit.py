@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,9 +22,10 @@ from typing import Any
 import boto3
 import pytest
 
-from deployment import checks, rehearsal_cli
+from deployment import checks, rehearsal, rehearsal_cli
 from deployment.adapt import adapt_for_emulator
 from deployment.checks import CHECKS, Check, not_run, run_check
+from deployment.console import Console
 from deployment.emulator import EMULATOR_GAPS, emulator_env, moto_error
 from deployment.moto_server import MotoServer, is_ready, pid_alive
 from deployment.output import format_table, summary_line
@@ -551,3 +553,40 @@ def test_missing_runtime_interpreter_fails_the_build_step_in_one_line(tmp_path: 
     assert "FAILED" in failed and "localapi: error: python3.13 not found" in failed
     assert data["steps"][-1]["detail"].count("\n") == 0
     assert "pid" not in (data["emulator"] or {})
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--stack-name", "my stack"], "invalid stack name 'my stack'"),
+        (["--stack-name", "1abc"], "invalid stack name '1abc'"),
+        (["--stack-name", "a" * 129], "invalid stack name"),
+        (["--config-env", "nosuch"], "unknown config env 'nosuch'"),
+    ],
+)
+def test_bad_stack_name_or_config_env_exits_2_before_any_work(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Names AWS would refuse (moto takes them) and unknown samconfig environments
+    are usage errors: one line, exit 2, no emulator started."""
+    out = io.StringIO()
+    root = Path(__file__).resolve().parents[3]
+    with pytest.raises(SystemExit) as exit_info:
+        rehearsal_cli.main([*args, "--project-root", str(root)], stream=out)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("stack_name", ["s", "My-Stack", "S" + "a" * 126 + "-"])
+def test_artifact_bucket_is_a_valid_s3_name_for_any_stack_name(
+    stack_name: str, tmp_path: Path
+) -> None:
+    options = rehearsal.Options(project_root=tmp_path, stack_name=stack_name)
+    bucket = rehearsal.Rehearsal(
+        options, Report("emulator", stack_name), Console(io.StringIO()), tmp_path
+    ).bucket
+    assert 3 <= len(bucket) <= 63
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket), bucket
