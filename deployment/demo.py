@@ -73,15 +73,15 @@ def run_steps(args: argparse.Namespace) -> int:
     return ran[-1].code if ran else 0
 
 
+DESCRIPTION = (
+    "Render and validate the KMS key policy for the embedded default account, build "
+    "the function, rehearse the deploy on an embedded AWS emulator (moto), then serve "
+    "the API on 127.0.0.1 until Ctrl+C. Needs no AWS account and no Docker."
+)
+
+
 def build_parser(prog: str = "python -m deployment demo") -> argparse.ArgumentParser:
-    parser = OneLineArgumentParser(
-        prog=prog,
-        description=(
-            "Render and validate the KMS key policy for the embedded default account, build "
-            "the function, rehearse the deploy on an embedded AWS emulator (moto), then serve "
-            "the API on 127.0.0.1 until Ctrl+C. Needs no AWS account and no Docker."
-        ),
-    )
+    parser = OneLineArgumentParser(prog=prog, description=DESCRIPTION)
     parser.add_argument("--port", type=tcp_port, default=3000, help="local API port (default 3000)")
     parser.add_argument("--skip-rehearsal", action="store_true", help="skip the emulator deploy")
     parser.add_argument("--no-serve", action="store_true", help="stop after the rehearsal")

@@ -106,12 +106,8 @@ def package_command(
 ) -> list[str]:
     """``sam package``: upload the built code, write the template that names it."""
     return [
-        sam_cli, "package",
-        "--template-file", str(template),
-        "--s3-bucket", bucket,
-        "--s3-prefix", prefix,
+        *_with_artifacts(sam_cli, "package", template, bucket, prefix, region),
         "--output-template-file", str(out),
-        "--region", region,
         "--no-progressbar",
     ]  # fmt: skip
 
@@ -127,16 +123,24 @@ def deploy_template_command(
 ) -> list[str]:
     """``sam deploy`` of an explicit template, with no samconfig settings (the rehearsal)."""
     return [
-        sam_cli, "deploy",
-        "--template-file", str(template),
+        *_with_artifacts(sam_cli, "deploy", template, bucket, stack_name, region),
         "--stack-name", stack_name,
-        "--s3-bucket", bucket,
-        "--s3-prefix", stack_name,
         "--capabilities", "CAPABILITY_IAM",
-        "--region", region,
         "--no-confirm-changeset",
         "--no-fail-on-empty-changeset",
         "--parameter-overrides", *parameter_overrides,
+    ]  # fmt: skip
+
+
+def _with_artifacts(
+    sam_cli: str, command: str, template: Path, bucket: str, prefix: str, region: str
+) -> list[str]:
+    return [
+        sam_cli, command,
+        "--template-file", str(template),
+        "--s3-bucket", bucket,
+        "--s3-prefix", prefix,
+        "--region", region,
     ]  # fmt: skip
 
 
