@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from policy_gen.errors import OneLineArgumentParser
+from sam_project.errors import OneLineArgumentParser
 
 PROG = "python -m deployment"
 COMMANDS = {

@@ -20,8 +20,7 @@ from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
 from deployment.sequence import Ran, Step, rehearse_command, render_build_deploy, run_in_order
 from localapi.cli import EXIT_USAGE, cmd_serve, tcp_port
 from localapi.cli import build_parser as serve_parser
-from localapi.runtime import LocalApiError
-from policy_gen.errors import OneLineArgumentParser
+from sam_project.errors import OneLineArgumentParser, UserError
 
 DEMO_API_KEY = "local-dev-key"
 
@@ -107,6 +106,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m deployment de
     serve_args = serve_parser().parse_args(["serve", "--port", str(args.port)])
     try:
         return cmd_serve(serve_args, ready_hint=CURL_HINT)
-    except LocalApiError as error:
+    except UserError as error:
         print(f"localapi: error: {error}", file=sys.stderr)
         return EXIT_USAGE

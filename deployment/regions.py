@@ -26,9 +26,9 @@ from deployment.sequence import (
     render_build_deploy,
     run_in_order,
 )
-from policy_gen.config import load_environment
-from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import partition_for_region
+from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.samconfig import load_environment
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) ->
     for env in envs:
         settings = load_environment(config_file, env)
         if not settings.region or not settings.stack_name:
-            raise InputError(f"samconfig env {env!r} needs region and stack_name")
-        partition_for_region(settings.region)  # a malformed region: InputError, exit 2
+            raise UserError(f"samconfig env {env!r} needs region and stack_name")
+        partition_for_region(settings.region)  # a malformed region: UserError, exit 2
         if mode == "rehearse":
             steps = [
                 Step(
@@ -70,7 +70,7 @@ def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) ->
     regions = [run.region for run in runs]
     duplicates = sorted({r for r in regions if regions.count(r) > 1})
     if duplicates:
-        raise InputError(f"several environments target region {duplicates[0]}: one per region")
+        raise UserError(f"several environments target region {duplicates[0]}: one per region")
     return runs
 
 
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m deployment re
     args = parser.parse_args(argv)
     try:
         runs = plan(args.envs, args.mode, args.config_file, args.report_dir)
-    except InputError as error:
+    except UserError as error:
         print(f"{prog.removeprefix('python -m ')}: error: {error}", file=sys.stderr)
         return 2
     results = execute(runs, args.dry_run)

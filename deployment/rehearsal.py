@@ -65,8 +65,8 @@ from deployment.tools import (
     sam_executable,
 )
 from deployment.translate import read_parameter_overrides, transform_template
-from policy_gen.config import load_environment
-from policy_gen.inject import write_atomically
+from sam_project.files import write_atomically
+from sam_project.samconfig import load_environment
 
 DEFAULT_STACK_NAME = "secure-api-rehearsal"
 REAL_STACK_ENV = "AWS_SAM_STACK_NAME"

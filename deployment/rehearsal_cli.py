@@ -35,16 +35,16 @@ from deployment.rehearsal import (
     emulator_rehearsal,
 )
 from deployment.results import Report, write_report
-from policy_gen.config import load_environment
-from policy_gen.errors import InputError, OneLineArgumentParser
 from policy_gen.partitions import partition_for_region
+from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.samconfig import load_environment
 
 
 def _region(text: str) -> str:
     """A well-formed region name, checked before the emulator starts (exit 2 otherwise)."""
     try:
         partition_for_region(text)
-    except InputError as error:
+    except UserError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
@@ -118,7 +118,7 @@ def main(
     if config.is_file():  # an unknown --config-env is bad usage, found before any work
         try:
             load_environment(config, args.config_env)
-        except InputError as error:
+        except UserError as error:
             parser.error(str(error))
     try:
         return rehearse(args, Console(stream))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from deployment.emulator import EMULATOR_GAPS
-from policy_gen.inject import write_atomically
+from sam_project.files import write_atomically
 
 Status = Literal["PASS", "FAIL", "NOT RUN"]
 Where = Literal["emulator", "transformed template", "aws"]

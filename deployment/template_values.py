@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
 from deployment.results import CheckFailed
-from policy_gen.errors import InputError
 from policy_gen.partitions import partition_for_region
 from policy_gen.template import Resolver, Unresolved
+from sam_project.errors import UserError
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
@@ -125,7 +125,7 @@ class TemplateValues:
     def resolve(self, value: Any) -> Any:
         try:
             result = self._resolver.resolve(value)
-        except InputError as error:
+        except UserError as error:
             raise Unresolvable(str(error)) from None
         unknown = _first_unresolved(result)
         if unknown is not None:
@@ -136,7 +136,7 @@ class TemplateValues:
         """The value of one of the template's Conditions."""
         try:
             return self._resolver.condition(name)
-        except InputError as error:
+        except UserError as error:
             raise Unresolvable(str(error)) from None
 
 

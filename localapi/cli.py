@@ -15,8 +15,7 @@ from pathlib import Path
 
 from localapi import __version__
 from localapi.build import cmd_build
-from localapi.runtime import LocalApiError
-from policy_gen.errors import OneLineArgumentParser
+from sam_project.errors import OneLineArgumentParser, UserError
 
 EXIT_USAGE = 2
 EXIT_START_FAILED = 1
@@ -253,6 +252,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return cmd_serve(args)
         return cmd_build(args)
-    except LocalApiError as exc:
+    except UserError as exc:
         print(f"localapi: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
