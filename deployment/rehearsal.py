@@ -64,8 +64,10 @@ from deployment.tools import (
     run_tool,
     sam_executable,
 )
-from deployment.translate import read_parameter_overrides, transform_template
+from deployment.translate import transform_template
+from sam_project.errors import UserError
 from sam_project.files import write_atomically
+from sam_project.overrides import parse_parameter_overrides
 from sam_project.samconfig import load_environment
 
 DEFAULT_STACK_NAME = "secure-api-rehearsal"
@@ -459,3 +461,12 @@ def aws_rehearsal(options: Options, console: Console) -> tuple[Report, Target | 
 def default_template(root: Path) -> Path:
     built = root / ".aws-sam" / "build" / "template.yaml"
     return built if built.is_file() else root / "template.yaml"
+
+
+def read_parameter_overrides(parameter_overrides: Sequence[str]) -> dict[str, str]:
+    """The parameter values SAM CLI will read from ``--parameter-overrides`` (the kit's
+    one parser, SAM's syntax, ``file://`` files read), as a step failure when they are bad."""
+    try:
+        return parse_parameter_overrides(parameter_overrides)
+    except UserError as error:
+        raise StepFailed(f"the parameter overrides cannot be read: {error}") from None

@@ -5,7 +5,7 @@ the real SAM translator, fed the parameter values as SAM CLI itself reads them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +16,6 @@ from deployment.results import StepFailed
 from policy_gen.partitions import partition_for_region
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
-
-
-def read_parameter_overrides(parameter_overrides: Sequence[str]) -> dict[str, str]:
-    """The parameter values exactly as SAM CLI reads ``--parameter-overrides``
-    (its own parser: ``file://`` files, unquoting and all)."""
-    from samcli.cli.types import CfnParameterOverridesType  # noqa: PLC0415 -- slow import
-
-    try:
-        values = CfnParameterOverridesType().convert(list(parameter_overrides), None, None)
-    except Exception as error:  # click raises BadParameter/UsageError for a bad file
-        raise StepFailed(f"SAM could not read the parameter overrides: {error}") from None
-    return {str(key): str(value) for key, value in values.items()}
 
 
 class TranslationError(Exception):
@@ -105,7 +93,7 @@ def transform_template(
     region: str = EMULATOR_REGION,
 ) -> dict[str, Any]:
     """The packaged template translated for the emulator stack: its account, the
-    parameters as SAM CLI's own parser read them (``read_parameter_overrides``),
+    parameters as SAM CLI's own parser read them (``sam_project.overrides``),
     and AWS's managed policy list from the emulator's IAM."""
     from samtranslator.translator.managed_policy_translator import (  # noqa: PLC0415
         ManagedPolicyLoader,

@@ -16,6 +16,7 @@ from pathlib import Path
 from localapi import __version__
 from localapi.build import cmd_build
 from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.overrides import parse_parameter_overrides
 
 EXIT_USAGE = 2
 EXIT_START_FAILED = 1
@@ -213,12 +214,13 @@ def cmd_serve(args: argparse.Namespace, ready_hint: Sequence[str] = ()) -> int:
     config = server.samconfig_parameters(
         config_file, args.config_env, explicit=args.config_file is not None
     )
-    # SAM's precedence: a command-line value replaces the samconfig one outright.
+    # SAM's precedence: a command-line value replaces the samconfig one outright; both are
+    # read with SAM's syntax (the kit's one parser, file:// included).
     if args.parameter_overrides:
-        overrides = server.parse_parameter_overrides(args.parameter_overrides)
+        overrides = parse_parameter_overrides(args.parameter_overrides)
         source = "--parameter-overrides"
     elif config.get("parameter_overrides"):
-        overrides = server.parse_parameter_overrides(config["parameter_overrides"])
+        overrides = parse_parameter_overrides(config["parameter_overrides"])
         source = f"{config_file} [{args.config_env}]"
     else:
         overrides, source = {}, "template defaults"
