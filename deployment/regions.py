@@ -8,8 +8,9 @@ a failing region does not stop the others, and the exit code is 1 if any failed.
 
 Modes:
   rehearse  the deploy rehearsal on the embedded emulator, in each region
-  deploy    real AWS: policy_gen render (STS account) -> sam build -> sam deploy
-  --dry-run prints the commands without running them
+  deploy    real AWS: render (in process, STS account) -> sam build -> sam deploy
+  --dry-run prints the commands without running them (the render as the
+            `policy_gen render` command that does the same)
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class RegionRun:
     region: str
     stack_name: str
     commands: tuple[tuple[str, ...], ...]
+    # How each command runs (the render in process); default: as a subprocess.
+    steps: tuple[Step, ...] = ()
+
+    def runnable(self) -> tuple[Step, ...]:
+        return self.steps or tuple(Step(" ".join(command), command) for command in self.commands)
 
 
 def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) -> list[RegionRun]:
@@ -66,7 +72,7 @@ def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) ->
                 env, Step(f"deploy to {settings.region}", tuple(deploy_command(env)))
             )
         commands = tuple(step.command for step in steps)
-        runs.append(RegionRun(env, settings.region, settings.stack_name, commands))
+        runs.append(RegionRun(env, settings.region, settings.stack_name, commands, tuple(steps)))
     regions = [run.region for run in runs]
     duplicates = sorted({r for r in regions if regions.count(r) > 1})
     if duplicates:
@@ -81,9 +87,8 @@ def execute(runs: Sequence[RegionRun], dry_run: bool) -> list[tuple[RegionRun, i
             f"==> [{number}/{len(runs)}] {run.env}: stack {run.stack_name} in {run.region}",
             flush=True,
         )
-        steps = [Step(" ".join(command), command) for command in run.commands]
         ran = run_in_order(
-            steps,
+            run.runnable(),
             starting=lambda _n, step: print(f"    $ {step.shown}", flush=True),
             dry_run=dry_run,
         )

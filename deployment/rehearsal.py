@@ -3,10 +3,10 @@
 Why: a deploy that fails after twenty minutes in a real account (a key policy
 rendered for the wrong account, a log group that lost its key, an output
 nobody declared) is the most expensive kind of mistake. The rehearsal runs the
-real flow — ``policy_gen render`` for the emulator's account and region, the
-parameter file read by SAM CLI through ``file://``, ``sam package`` and
-``sam deploy`` — against moto's server on localhost, then runs the checks an
-operator would run after a real deploy.
+real flow — the key policy rendered (policy_gen's render, in process) for the
+emulator's account and region, the parameter file read by SAM CLI through
+``file://``, ``sam package`` and ``sam deploy`` — against moto's server on
+localhost, then runs the checks an operator would run after a real deploy.
 
 Why the checks say *where* they ran: moto does not run the Serverless
 transform and drops several properties (``EMULATOR_GAPS``; each entry was
@@ -55,8 +55,9 @@ from deployment.results import CheckFailed, Report, StepFailed
 from deployment.sequence import (
     build_command,
     deploy_template_command,
+    describe,
     package_command,
-    render_command,
+    render,
 )
 from deployment.target import Target
 from deployment.template_values import PlannedStack, TemplateValues
@@ -65,6 +66,7 @@ from deployment.tools import (
     sam_executable,
 )
 from deployment.translate import transform_template
+from policy_gen.environment import RenderedEnvironment
 from sam_project.errors import UserError
 from sam_project.files import write_atomically
 from sam_project.overrides import parse_parameter_overrides
@@ -77,7 +79,6 @@ POLICY_GEN_PARAMETERS = ("KeyPolicy", "PolicyAccountId", "PolicyRegion")
 
 BUILD_TIMEOUT = 900
 SAM_TIMEOUT = 600
-POLICY_GEN_TIMEOUT = 120
 
 
 @dataclass
@@ -213,27 +214,17 @@ class Rehearsal:
     def render(self) -> None:
         assert self.template is not None
         with step(self.report, self.console, "render key policy (policy_gen)") as details:
-            command = render_command(
+            rendered = render_or_fail(
                 self.options.config_env,
                 account=EMULATOR_ACCOUNT,
                 region=self.options.region,
                 stack_name=self.options.stack_name,
                 template=self.template,
-                out=self.policy_file,
+                project_root=self.options.project_root,
             )
-            output = run_tool(
-                command,
-                cwd=self.options.project_root,
-                env=self.env,
-                log=self.work_dir / "render.log",
-                timeout=POLICY_GEN_TIMEOUT,
-            )
-            details.extend(line for line in output.splitlines() if line.strip())
-            values = yaml.safe_load(self.policy_file.read_text(encoding="utf-8"))
-            try:
-                self.expected_policy = json.loads(values["KeyPolicy"])
-            except (TypeError, KeyError, json.JSONDecodeError) as error:
-                raise StepFailed(f"{self.policy_file} has no KeyPolicy JSON: {error}") from None
+            rendered.write(self.policy_file)
+            self.expected_policy = rendered.policy
+            details.extend([*describe(rendered), f"written to {self.policy_file}"])
 
     def package(self) -> None:
         assert self.template is not None
@@ -431,28 +422,17 @@ def aws_rehearsal(options: Options, console: Console) -> tuple[Report, Target | 
                 f"{options.real_stack} in {report.account}/{session.region_name}: "
                 f"{target.stack().get('StackStatus')}"
             )
-        with (
-            step(report, console, "render key policy (policy_gen)") as details,
-            tempfile.TemporaryDirectory(prefix="secure-api-rehearsal-") as work,
-        ):
-            out = Path(work) / "expected-policy.json"
-            command = render_command(
+        with step(report, console, "render key policy (policy_gen)") as details:
+            rendered = render_or_fail(
                 options.config_env,
                 account=str(report.account),
                 region=str(session.region_name),
                 stack_name=options.real_stack,
                 template=options.template or default_template(options.project_root),
-                out=out,
+                project_root=options.project_root,
             )
-            output = run_tool(
-                command,
-                cwd=options.project_root,
-                env=os.environ,
-                log=Path(work) / "render.log",
-                timeout=POLICY_GEN_TIMEOUT,
-            )
-            details.extend(line for line in output.splitlines() if line.strip())
-            target.expected_policy = json.loads(out.read_text(encoding="utf-8"))
+            target.expected_policy = rendered.policy
+            details.extend(describe(rendered))
     except StepFailed:
         return report, None
     return report, target
@@ -470,3 +450,11 @@ def read_parameter_overrides(parameter_overrides: Sequence[str]) -> dict[str, st
         return parse_parameter_overrides(parameter_overrides)
     except UserError as error:
         raise StepFailed(f"the parameter overrides cannot be read: {error}") from None
+
+
+def render_or_fail(config_env: str, **where: Any) -> RenderedEnvironment:
+    """``sequence.render``, a refused input failing the step with its one line."""
+    try:
+        return render(config_env, **where)
+    except UserError as error:
+        raise StepFailed(f"policy_gen render: {error}") from None

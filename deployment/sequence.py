@@ -2,8 +2,9 @@
 
 Every way to a deployed stack takes the same steps in the same order:
 
-1. render the key policy for the stack's account and region (policy_gen
-   validates it and writes it as a SAM parameter file, ``params/ENV.yaml``);
+1. render the key policy for the stack's account and region, in this process
+   (``policy_gen.environment``: validated, written as the SAM parameter file
+   ``params/ENV.yaml``, or handed straight to the rehearsal);
 2. build with the function runtime's own interpreter (``python -m localapi build``);
 3. deploy with SAM CLI: to real AWS (``sam deploy --config-env ENV``), or to
    the embedded emulator (the rehearsal: ``sam package`` then ``sam deploy``
@@ -24,17 +25,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localapi.runtime import LocalApiError, sam_executable
+from policy_gen.environment import (
+    DEFAULT_TEMPLATE,
+    RenderedEnvironment,
+    default_output,
+    render_environment,
+)
+from sam_project.errors import UserError
+from sam_project.samconfig import DEFAULT_CONFIG_FILE
 
-# What a missing tool exits with in a shell.
+# What a missing tool exits with in a shell; what a refused input exits with.
 EXIT_NOT_FOUND = 127
+EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step: what it does, in words, and the command that does it."""
+    """One step: what it does, in words, and the command line that does it.
+
+    ``call``, when given, does the same in this process (``render``: the function
+    ``policy_gen render`` itself calls); ``command`` is then what it is shown as.
+    """
 
     title: str
     command: tuple[str, ...]
+    call: Callable[[], int] | None = None
 
     @property
     def shown(self) -> str:
@@ -42,6 +57,8 @@ class Step:
 
     def run(self) -> int:
         """Run it with the terminal as its output; a missing tool is one line, exit 127."""
+        if self.call is not None:
+            return self.call()
         try:
             return subprocess.call(list(self.command))
         except OSError as error:
@@ -59,29 +76,84 @@ def sam() -> str:
 
 
 def render_command(
+    config_env: str, *, account: str | None = None, region: str | None = None
+) -> list[str]:
+    """The ``policy_gen render`` command line that does what ``render_step`` does:
+    samconfig's values for ``config_env``, the credentials' account (STS) unless
+    ``account`` is given, written to ``params/ENV.yaml``."""
+    command = [sys.executable, "-m", "policy_gen", "render", "--config-env", config_env]
+    if account is not None:
+        command += ["--account", account]
+    if region is not None:
+        command += ["--region", region]
+    return command
+
+
+def render(
     config_env: str,
     *,
     account: str | None = None,
     region: str | None = None,
     stack_name: str | None = None,
     template: Path | None = None,
-    out: Path | None = None,
-) -> list[str]:
-    """``policy_gen render``: samconfig's values for ``config_env``, the credentials'
-    account (STS) unless ``account`` is given, ``params/ENV.yaml`` unless ``out``."""
-    command = [sys.executable, "-m", "policy_gen", "render"]
-    if template is not None:
-        command += ["--template", str(template)]
-    command += ["--config-env", config_env]
-    if stack_name is not None:
-        command += ["--stack-name", stack_name]
-    if account is not None:
-        command += ["--account", account]
-    if region is not None:
-        command += ["--region", region]
-    if out is not None:
-        command += ["--out", str(out)]
-    return command
+    project_root: Path | None = None,
+) -> RenderedEnvironment:
+    """The key policy ``policy_gen render`` would write, rendered and validated in this
+    process (samconfig.toml of ``project_root``, default the current directory).
+
+    A policy that fails validation is refused, as ``render`` refuses it: UserError.
+    """
+    config = Path(DEFAULT_CONFIG_FILE)
+    if project_root is not None and (project_root / DEFAULT_CONFIG_FILE).is_file():
+        config = project_root / DEFAULT_CONFIG_FILE
+    rendered = render_environment(
+        config_file=config,
+        config_env=config_env,
+        template=template or (project_root or Path()) / DEFAULT_TEMPLATE,
+        stack_name=stack_name,
+        region=region,
+        account=account,
+    )
+    if not rendered.valid:
+        errors = [
+            f"{f.code}: {f.message}" for f in rendered.report.findings if f.severity == "error"
+        ]
+        raise UserError(f"refusing a key policy that fails validation: {'; '.join(errors[:3])}")
+    return rendered
+
+
+def describe(rendered: RenderedEnvironment) -> list[str]:
+    """What was rendered, for whom, and how it validated."""
+    errors = sum(1 for f in rendered.report.findings if f.severity == "error")
+    warnings = len(rendered.report.findings) - errors
+    return [
+        f"key policy of {rendered.key_logical_id} for stack {rendered.stack_name} in "
+        f"{rendered.partition.name}/{rendered.region}/{rendered.account}; Logs principal "
+        f"{rendered.logs_principal}",
+        f"log groups {', '.join(rendered.log_groups)}; validation: {errors} error(s), "
+        f"{warnings} warning(s); KeyPolicy {rendered.parameter_bytes}/4096 bytes",
+    ]
+
+
+def render_step(config_env: str, *, account: str | None = None, region: str | None = None) -> Step:
+    """Render in process and write ``params/ENV.yaml``, where samconfig's ``file://``
+    entry makes ``sam build``/``sam deploy`` read it."""
+
+    def call() -> int:
+        try:
+            rendered = render(config_env, account=account, region=region)
+        except UserError as error:
+            print(f"policy_gen render: error: {error}", file=sys.stderr, flush=True)
+            return EXIT_USAGE
+        path = default_output(config_env)
+        rendered.write(path)
+        for line in [*describe(rendered), f"written to {path}"]:
+            print(f"    {line}", flush=True)
+        return 0
+
+    rendered_for = f" (account {account}, {region})" if account and region else ""
+    command = render_command(config_env, account=account, region=region)
+    return Step(f"render and validate the key policy{rendered_for}", tuple(command), call)
 
 
 def build_command(
@@ -175,12 +247,8 @@ def render_build_deploy(
     ``account``/``region`` (default: the credentials' and samconfig's), written to
     ``params/ENV.yaml`` where samconfig's ``file://`` entry reads it, then the build,
     then ``deploy`` (None: stop after the build)."""
-    rendered_for = f" (account {account}, {region})" if account and region else ""
     steps = [
-        Step(
-            f"render and validate the key policy{rendered_for}",
-            tuple(render_command(config_env, account=account, region=region)),
-        ),
+        render_step(config_env, account=account, region=region),
         Step("build (sam build with the function's python3.13)", tuple(build_command(config_env))),
     ]
     return steps if deploy is None else [*steps, deploy]
