@@ -42,6 +42,8 @@ from deployment.stack_spec import (
 from deployment.target import Target
 from deployment.template_values import TemplateValues, template_references
 from policy_gen.partitions import partition_for_region
+from policy_gen.validate import Target as PolicyTarget
+from policy_gen.validate import validate
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,6 @@ def check_policy_matches_render(target: Target) -> Outcome:
 
 
 def check_policy_validates(target: Target) -> Outcome:
-    try:
-        # Imported here: policy_gen's evaluator is under active development and a
-        # broken import must make this one check NOT RUN, not the whole rehearsal.
-        from policy_gen.validate import Target as PolicyTarget  # noqa: PLC0415
-        from policy_gen.validate import validate  # noqa: PLC0415
-    except ImportError as error:
-        raise CheckNotRun(f"policy_gen.validate cannot be imported: {error}") from None
     names = [target.physical_id(logical_id) for logical_id in LOG_GROUPS.values()]
     policy_target = PolicyTarget.checked(
         partition_for_region(target.region), target.region, target.account(), names
