@@ -408,6 +408,23 @@ def check_outputs(target: Target) -> Outcome:
     )
 
 
+def _log_group_checks(name: str) -> tuple[Check, Check]:
+    """The two checks of one log group of ``LOG_GROUPS``: retention, and the key."""
+    logical_id = LOG_GROUPS[name]
+    return (
+        Check(
+            f"logs.{name}.retention",
+            f"{name} log group exists with the retention",
+            lambda target: _check_retention(target, logical_id),
+        ),
+        Check(
+            f"logs.{name}.kms_key",
+            f"{name} log group encrypted with the key",
+            lambda target: _check_log_group_key(target, logical_id),
+        ),
+    )
+
+
 CHECKS: tuple[Check, ...] = (
     Check("stack.status", "stack deployed", check_stack_status),
     Check(
@@ -424,26 +441,8 @@ CHECKS: tuple[Check, ...] = (
         check_policy_matches_render,
     ),
     Check("kms.policy_validates", "key policy passes policy_gen.validate", check_policy_validates),
-    Check(
-        "logs.function.retention",
-        "function log group exists with the retention",
-        lambda target: _check_retention(target, LOG_GROUPS["function"]),
-    ),
-    Check(
-        "logs.function.kms_key",
-        "function log group encrypted with the key",
-        lambda target: _check_log_group_key(target, LOG_GROUPS["function"]),
-    ),
-    Check(
-        "logs.access.retention",
-        "access log group exists with the retention",
-        lambda target: _check_retention(target, LOG_GROUPS["access"]),
-    ),
-    Check(
-        "logs.access.kms_key",
-        "access log group encrypted with the key",
-        lambda target: _check_log_group_key(target, LOG_GROUPS["access"]),
-    ),
+    *_log_group_checks("function"),
+    *_log_group_checks("access"),
     Check("lambda.runtime", "function exists on python3.13", check_function_runtime),
     Check("lambda.architecture", "function runs on arm64", check_function_architecture),
     Check(
