@@ -66,3 +66,37 @@ def test_regions_error_prefix_follows_the_command(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "deployment regions: error: samconfig env 'x' needs region and stack_name"
     ]
+
+
+def test_regions_deploy_without_credentials_fails_that_region_in_one_line(tmp_path: Path) -> None:
+    """The in-process render needs the account (STS): no credentials is one line and the
+    region stops there (no build, no deploy). Run in an empty directory, so even a
+    machine with credentials could go no further than a failing build."""
+    (tmp_path / "samconfig.toml").write_text(
+        'version = 0.1\n[x.global.parameters]\nregion = "eu-west-1"\nstack_name = "s"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SAM_CLI_TELEMETRY": "0",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "localapi", "regions", "--envs", "x", "--mode", "deploy"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("policy_gen render: error: no --account given and STS")
+    assert "localapi build" not in result.stdout
+    assert "FAILED (exit 2)" in result.stdout
+    assert not (tmp_path / "params").exists()
