@@ -43,7 +43,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from localapi.moto_server import EmulatorError, MotoServer  # noqa: E402
+from deployment.moto_server import EmulatorError, MotoServer  # noqa: E402
 from policy_gen import audit as audit_module  # noqa: E402
 from policy_gen.partitions import get_partition  # noqa: E402
 from policy_gen.render import render_policy  # noqa: E402

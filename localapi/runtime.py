@@ -32,11 +32,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sam_project.errors import UserError
+
 _RUNTIME_RE = re.compile(r"^python(3)\.(\d+)$")
 
 
-class LocalApiError(Exception):
-    """An error with a one-line, user-facing message (the CLI prints it and exits 2)."""
+class LocalApiError(UserError):
+    """localapi's kind of :class:`~sam_project.errors.UserError`: a one-line, user-facing
+    message (the CLI prints it and exits 2)."""
 
 
 class RuntimeNotFoundError(LocalApiError):

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -61,6 +61,7 @@ from localapi.runtime import (
     runtime_version,
     sam_executable,
 )
+from sam_project.samconfig import command_settings
 
 LOG = logging.getLogger("localapi")
 
@@ -110,48 +111,16 @@ def check_host(host: str) -> str:
     return host
 
 
-def parse_parameter_overrides(items: Sequence[str] | str) -> dict[str, str]:
-    """Parse parameter overrides with SAM CLI's own parser (``CfnParameterOverridesType``).
-
-    Same syntax as ``sam --parameter-overrides``: ``K=V``, ``ParameterKey=K,ParameterValue=V``,
-    quoting, and ``file://params.yaml`` -- so the process engine and the Docker
-    hand-over (which passes the same items to ``sam``) always see the same values.
-    """
-    import click  # noqa: PLC0415
-    from samcli.cli.types import CfnParameterOverridesType  # noqa: PLC0415
-
-    if not items:
-        return {}
-    try:
-        values = CfnParameterOverridesType().convert(
-            list(items) if not isinstance(items, str) else items, None, None
-        )
-    except click.BadParameter as exc:
-        raise LocalApiError(f"parameter overrides: {exc.message}") from None
-    return {str(key): str(value) for key, value in values.items()}
-
-
 def samconfig_parameters(config_file: Path, env: str, *, explicit: bool) -> dict[str, Any]:
-    """``sam local start-api``'s settings from samconfig.toml (its section, plus ``global``).
-
-    Read with SAM's ``SamConfig`` so precedence and file format are SAM's. A missing
-    default file is no config; a missing file the user named is an error.
+    """``sam local start-api``'s settings from samconfig.toml (its section, plus ``global``),
+    read by the kit's one samconfig reader. A missing default file is no config; a
+    missing file the user named is an error.
     """
     if not config_file.is_file():
         if explicit:
             raise LocalApiError(f"--config-file {config_file} not found")
         return {}
-    from samcli.lib.config.samconfig import SamConfig  # noqa: PLC0415
-
-    try:
-        found = SamConfig(str(config_file.parent), config_file.name).get_all(
-            ["local", "start-api"], "parameters", env=env
-        )
-    except KeyError:
-        return {}
-    except Exception as exc:
-        raise LocalApiError(f"cannot read {config_file} [{env}]: {exc}") from None
-    return dict(found or {})
+    return command_settings(config_file, env, "local_start_api")
 
 
 def load_env_vars(path: Path | None) -> dict[str, dict[str, Any]]:

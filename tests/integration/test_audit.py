@@ -41,7 +41,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from localapi.moto_server import MotoServer, free_port
+from deployment.moto_server import MotoServer, free_port
 from policy_gen.audit import aws as audit_aws
 from policy_gen.cli import main
 from policy_gen.partitions import get_partition

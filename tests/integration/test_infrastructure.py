@@ -4,7 +4,7 @@
   session and no endpoint override; every check reads live resources and must
   say so (``where`` = ``aws``). The key policy is compared with the one
   ``policy_gen render`` produces for the credentials' account and region.
-* Otherwise: against the rehearsal stack on moto (``localapi.rehearsal``),
+* Otherwise: against the rehearsal stack on moto (``deployment.rehearsal``),
   deployed once for this module; properties moto is known not to keep are
   checked on the SAM-translated template, and each such test says which gap
   made it one. The emulator is stopped by its PID at the end.
@@ -22,17 +22,22 @@ from pathlib import Path
 
 import pytest
 
-from localapi import rehearsal
-from localapi.moto_server import pid_alive
+from deployment import rehearsal
+from deployment.checks import CHECKS, Check, run_check
+from deployment.console import Console
+from deployment.emulator import EMULATOR_GAPS
+from deployment.moto_server import pid_alive
+from deployment.results import AWS, EMULATOR, NOT_RUN, PASS, TEMPLATE
+from deployment.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_STACK = os.environ.get(rehearsal.REAL_STACK_ENV) or None
 
 
 @pytest.fixture(scope="module")
-def target() -> Iterator[rehearsal.Target]:
+def target() -> Iterator[Target]:
     output = io.StringIO()
-    console = rehearsal.Console(output)
+    console = Console(output)
     if REAL_STACK:
         options = rehearsal.Options(project_root=REPO, real_stack=REAL_STACK)
         report, found = rehearsal.aws_rehearsal(options, console)
@@ -57,20 +62,20 @@ def target() -> Iterator[rehearsal.Target]:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-@pytest.mark.parametrize("check", rehearsal.CHECKS, ids=lambda check: check.check_id)
-def test_infrastructure(target: rehearsal.Target, check: rehearsal.Check) -> None:
-    result = rehearsal.run_check(check, target)
-    if result.status == rehearsal.NOT_RUN:
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.check_id)
+def test_infrastructure(target: Target, check: Check) -> None:
+    result = run_check(check, target)
+    if result.status == NOT_RUN:
         # On the emulator every check runs (live or on the transformed template): a NOT
         # RUN there is a regression, not a skip. Only a real stack may lack something.
         if not REAL_STACK:
             pytest.fail(f"{check.title}: NOT RUN on the emulator: {result.detail}")
         pytest.skip(f"NOT RUN: {result.detail}")
-    assert result.status == rehearsal.PASS, f"{check.title}: {result.detail}"
+    assert result.status == PASS, f"{check.title}: {result.detail}"
     if REAL_STACK:
-        assert result.where == rehearsal.AWS
+        assert result.where == AWS
         assert result.gap is None
-    elif result.where == rehearsal.TEMPLATE:
-        assert result.gap in rehearsal.EMULATOR_GAPS, "a template check must name its gap"
+    elif result.where == TEMPLATE:
+        assert result.gap in EMULATOR_GAPS, "a template check must name its gap"
     else:
-        assert result.where == rehearsal.EMULATOR
+        assert result.where == EMULATOR

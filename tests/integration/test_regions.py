@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localapi.regions import RegionRun, execute, plan
+from deployment.regions import RegionRun, execute, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVS = ("prod-us-east-1", "prod-eu-west-1")
@@ -40,9 +40,9 @@ def test_a_missing_tool_fails_that_region_in_one_line(
 
 
 def test_two_environments_in_one_region_are_refused() -> None:
-    from policy_gen.errors import InputError
+    from sam_project.errors import UserError
 
-    with pytest.raises(InputError, match="one per region"):
+    with pytest.raises(UserError, match="one per region"):
         plan(("default", "prod"), "deploy", ROOT / "samconfig.toml", Path("build"))
 
 

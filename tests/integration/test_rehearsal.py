@@ -1,4 +1,4 @@
-"""The deploy rehearsal end to end: ``python -m localapi.rehearsal`` on moto.
+"""The deploy rehearsal end to end: ``python -m deployment rehearse`` on moto.
 
 One real run (module-scoped; about half a minute): moto's server on a free
 localhost port, policy_gen's render for moto's account, ``sam package`` and
@@ -24,15 +24,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from localapi import rehearsal
-from localapi.moto_server import is_ready, pid_alive
+from deployment.checks import run_checks
+from deployment.emulator import EMULATOR_GAPS, GAPS_VERIFIED_WITH_MOTO, emulator_session
+from deployment.moto_server import is_ready, pid_alive
+from deployment.results import CheckResult
+from deployment.stack_spec import KEY_ID
+from deployment.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "rehearsal-it"
 RUN_TIMEOUT_S = 600
 
-# Where each check must run on moto 5.2.5 (see rehearsal.EMULATOR_GAPS).
+# Where each check must run on moto 5.2.5 (see EMULATOR_GAPS).
 EXPECTED_WHERE = {
     "stack.status": "emulator",
     "stack.rendered_for_target": "emulator",
@@ -56,7 +61,7 @@ EXPECTED_WHERE = {
 
 
 class Run:
-    """One finished ``python -m localapi.rehearsal --keep`` run."""
+    """One finished ``python -m deployment rehearse --keep`` run."""
 
     def __init__(self, completed: subprocess.CompletedProcess[str], report: dict[str, Any]):
         self.completed = completed
@@ -105,7 +110,7 @@ def _real_stack_mode(
         }
     )
     completed = subprocess.run(
-        [sys.executable, "-m", "localapi.rehearsal", "--report", str(report_path)],
+        [sys.executable, "-m", "deployment", "rehearse", "--report", str(report_path)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -123,7 +128,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     report_path = tmp_path_factory.mktemp("rehearsal") / "report.json"
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     env.pop("AWS_SAM_STACK_NAME", None)  # this module always rehearses on the emulator
-    command = [sys.executable, "-m", "localapi.rehearsal", "--stack-name", STACK]
+    command = [sys.executable, "-m", "deployment", "rehearse", "--stack-name", STACK]
     command += ["--keep", "--report", str(report_path)]
     completed = subprocess.run(
         command,
@@ -168,7 +173,7 @@ def test_each_check_passed_where_expected(run: Run, check_id: str) -> None:
     assert check["where"] == EXPECTED_WHERE[check_id], check["detail"]
     if check["where"] == "transformed template":
         # A template check always names the emulator gap that made it one.
-        assert check["emulator_gap"] in rehearsal.EMULATOR_GAPS
+        assert check["emulator_gap"] in EMULATOR_GAPS
         assert check["gap_description"]
 
 
@@ -205,7 +210,7 @@ def test_every_step_ran_in_order_with_timings(run: Run) -> None:
 
 def test_the_emulator_adaptations_are_reported(run: Run) -> None:
     emulator = run.report["emulator"]
-    assert emulator["moto_version"] == rehearsal.GAPS_VERIFIED_WITH_MOTO
+    assert emulator["moto_version"] == GAPS_VERIFIED_WITH_MOTO
     assert any("TagKey" in change for change in emulator["adaptations"])
     assert any("AWS::ApiGateway::Deployment" in change for change in emulator["adaptations"])
     absent = emulator["resources_absent"]
@@ -224,11 +229,11 @@ def test_keep_leaves_the_emulator_running_and_says_how_to_stop_it(run: Run) -> N
 
 
 @pytest.fixture(scope="module")
-def drifted(run: Run) -> dict[str, rehearsal.CheckResult]:
+def drifted(run: Run) -> dict[str, CheckResult]:
     work = Path(run.report["work_dir"])
-    values = rehearsal.yaml.safe_load((work / "params" / "rehearsal.yaml").read_text())
-    target = rehearsal.Target(
-        rehearsal.emulator_session(),
+    values = yaml.safe_load((work / "params" / "rehearsal.yaml").read_text())
+    target = Target(
+        emulator_session(),
         STACK,
         endpoint_url=run.report["endpoint_url"],
         emulated=True,
@@ -236,7 +241,7 @@ def drifted(run: Run) -> dict[str, rehearsal.CheckResult]:
         expected_policy=json.loads(values["KeyPolicy"]),
     )
     kms = target.client("kms")
-    key_id = target.physical_id(rehearsal.KEY_ID)
+    key_id = target.physical_id(KEY_ID)
     policy = json.loads(values["KeyPolicy"])
     # Another account's log groups instead of ours: Logs is denied for the stack's groups.
     policy["Statement"][1]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] = [
@@ -248,8 +253,8 @@ def drifted(run: Run) -> dict[str, rehearsal.CheckResult]:
     target.client("logs").put_retention_policy(
         logGroupName=target.physical_id("FunctionLogGroup"), retentionInDays=30
     )
-    results = rehearsal.run_checks(
-        rehearsal.Target(
+    results = run_checks(
+        Target(
             target.session,
             STACK,
             endpoint_url=target.endpoint_url,
@@ -266,21 +271,21 @@ def drifted(run: Run) -> dict[str, rehearsal.CheckResult]:
     ["kms.policy_matches_render", "kms.rotation", "logs.function.retention"],
 )
 def test_live_drift_fails_on_the_emulator(
-    drifted: dict[str, rehearsal.CheckResult], check_id: str
+    drifted: dict[str, CheckResult], check_id: str
 ) -> None:
     assert drifted[check_id].status == "FAIL", drifted[check_id].detail
     assert drifted[check_id].where == "emulator"
 
 
 def test_a_live_policy_for_the_wrong_log_groups_fails_validation(
-    drifted: dict[str, rehearsal.CheckResult],
+    drifted: dict[str, CheckResult],
 ) -> None:
     check = drifted["kms.policy_validates"]
     assert check.where == "emulator"
     assert check.status == "FAIL", check.detail
 
 
-def test_untouched_resources_still_pass(drifted: dict[str, rehearsal.CheckResult]) -> None:
+def test_untouched_resources_still_pass(drifted: dict[str, CheckResult]) -> None:
     assert drifted["logs.access.retention"].status == "PASS"
     assert drifted["lambda.runtime"].status == "PASS"
 

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localapi.moto_server import MotoServer
+from deployment.moto_server import MotoServer
 
 from .conftest import FakeLambdaContext, body_of, load_event
 

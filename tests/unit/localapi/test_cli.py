@@ -320,8 +320,10 @@ def test_banner_reports_engine_architecture_and_routes(tmp_path: Path) -> None:
     assert env["AWS_REGION"] == "eu-west-1"  # but samconfig's region still applies
 
 
-def test_rehearse_is_handed_to_localapi_rehearsal() -> None:
-    """`make rehearse` runs `python -m localapi rehearse`; its options belong to rehearsal.py."""
+def test_rehearse_is_handed_to_the_deployment_rehearsal() -> None:
+    """`make rehearse` runs `python -m localapi rehearse`; its options belong to
+    deployment.rehearsal_cli, and its usage names the command it was reached as."""
     result = run_cli("rehearse", "--help")
     assert result.returncode == 0
-    assert "localapi.rehearsal" in result.stdout
+    assert "usage: python -m localapi rehearse" in result.stdout
+    assert "AWS_SAM_STACK_NAME" in result.stdout

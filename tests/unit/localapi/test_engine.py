@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from localapi import server
-from localapi.__main__ import host_template
+from localapi.build import host_template
 from localapi.runtime import LocalApiError
 
 from .conftest import FIXTURE_TEMPLATE, REPO

@@ -14,9 +14,10 @@ from localapi.server import (
     ServeOptions,
     check_host,
     load_env_vars,
-    parse_parameter_overrides,
     samconfig_parameters,
 )
+from sam_project.errors import UserError
+from sam_project.overrides import parse_parameter_overrides
 
 from .conftest import FIXTURE_CODE, FIXTURE_TEMPLATE
 
@@ -115,16 +116,17 @@ def test_user_can_turn_tracing_back_on_explicitly() -> None:
     assert env["POWERTOOLS_TRACE_DISABLED"] == "false"
 
 
-def test_parameter_overrides_use_sams_own_parser(tmp_path: Path) -> None:
-    """Same syntax (and same quirks) as `sam --parameter-overrides`, file:// included."""
+def test_parameter_overrides_use_sams_syntax(tmp_path: Path) -> None:
+    """Same syntax as `sam --parameter-overrides`, file:// included: serve reads them with
+    the kit's one parser (sam_project.overrides, contract-tested against SAM CLI's)."""
     params = tmp_path / "params.yaml"
     params.write_text("Stage: from-file\nOther: 1\n")
     assert parse_parameter_overrides(
         ["A=1", "B=x=y", 'ParameterKey=C,ParameterValue="a b"', f"file://{params}"]
     ) == {"A": "1", "B": "x=y", "C": "a b", "Stage": "from-file", "Other": "1"}
-    with pytest.raises(LocalApiError, match="not a valid format"):
+    with pytest.raises(UserError, match="not a valid format"):
         parse_parameter_overrides(["novalue"])
-    with pytest.raises(LocalApiError, match="was not found"):
+    with pytest.raises(UserError, match="was not found"):
         parse_parameter_overrides([f"file://{tmp_path / 'missing.yaml'}"])
 
 

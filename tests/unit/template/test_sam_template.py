@@ -1,33 +1,27 @@
 """template.yaml as CloudFormation will see it: transformed by the real SAM translator.
 
-The translator needs an S3 CodeUri and a managed-policy loader; like `sam validate`
-we give it a placeholder bucket and an empty loader (the template uses no managed
-policies, which one test proves).
+The translator (deployment.translate, the rehearsal's) needs an S3 CodeUri and a
+managed-policy loader; like `sam validate` we give it a placeholder bucket and no
+managed policies (the template uses none, which one test proves).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
+
+from deployment.translate import load_sam_template, translate
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 def _transformed(parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template = load_sam_template(ROOT / "template.yaml")
     template["Resources"]["ApiFunction"]["Properties"]["CodeUri"] = "s3://bucket/code.zip"
-    return dict(transform(copy.deepcopy(template), parameters or {}, _NoManagedPolicies()))
+    return translate(template, region="us-east-1", parameter_values=parameters)
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,28 @@ a failing region does not stop the others, and the exit code is 1 if any failed.
 
 Modes:
   rehearse  the deploy rehearsal on the embedded emulator, in each region
-  deploy    real AWS: policy_gen render (STS account) -> sam build -> sam deploy
-  --dry-run prints the commands without running them
+  deploy    real AWS: render (in process, STS account) -> sam build -> sam deploy
+  --dry-run prints the commands without running them (the render as the
+            `policy_gen render` command that does the same)
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from localapi.runtime import LocalApiError, sam_executable
-from policy_gen.config import load_environment
-from policy_gen.errors import InputError, OneLineArgumentParser
+from deployment.sequence import (
+    Step,
+    deploy_command,
+    rehearse_command,
+    render_build_deploy,
+    run_in_order,
+)
 from policy_gen.partitions import partition_for_region
+from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.samconfig import load_environment
 
 
 @dataclass(frozen=True)
@@ -33,49 +38,45 @@ class RegionRun:
     region: str
     stack_name: str
     commands: tuple[tuple[str, ...], ...]
+    # How each command runs (the render in process); default: as a subprocess.
+    steps: tuple[Step, ...] = ()
+
+    def runnable(self) -> tuple[Step, ...]:
+        return self.steps or tuple(Step(" ".join(command), command) for command in self.commands)
 
 
 def plan(envs: Sequence[str], mode: str, config_file: Path, report_dir: Path) -> list[RegionRun]:
     """The commands for each environment, read from samconfig.toml (never retyped)."""
-    python = sys.executable
-    try:
-        sam = sam_executable()
-    except LocalApiError:
-        sam = "sam"  # not installed: each region then fails with one line when it runs
     runs = []
     for env in envs:
         settings = load_environment(config_file, env)
         if not settings.region or not settings.stack_name:
-            raise InputError(f"samconfig env {env!r} needs region and stack_name")
-        partition_for_region(settings.region)  # a malformed region: InputError, exit 2
+            raise UserError(f"samconfig env {env!r} needs region and stack_name")
+        partition_for_region(settings.region)  # a malformed region: UserError, exit 2
         if mode == "rehearse":
-            commands: tuple[tuple[str, ...], ...] = (
-                (
-                    python,
-                    "-m",
-                    "localapi",
-                    "rehearse",
-                    "--config-env",
-                    env,
-                    "--region",
-                    settings.region,
-                    "--stack-name",
-                    settings.stack_name,
-                    "--report",
-                    str(report_dir / f"rehearsal-{env}.json"),
-                ),
-            )
+            steps = [
+                Step(
+                    f"deploy rehearsal in {settings.region}",
+                    tuple(
+                        rehearse_command(
+                            config_env=env,
+                            region=settings.region,
+                            stack_name=settings.stack_name,
+                            report=report_dir / f"rehearsal-{env}.json",
+                        )
+                    ),
+                )
+            ]
         else:
-            commands = (
-                (python, "-m", "policy_gen", "render", "--config-env", env),
-                (python, "-m", "localapi", "build", "--config-env", env),
-                (sam, "deploy", "--config-env", env),
+            steps = render_build_deploy(
+                env, Step(f"deploy to {settings.region}", tuple(deploy_command(env)))
             )
-        runs.append(RegionRun(env, settings.region, settings.stack_name, commands))
+        commands = tuple(step.command for step in steps)
+        runs.append(RegionRun(env, settings.region, settings.stack_name, commands, tuple(steps)))
     regions = [run.region for run in runs]
     duplicates = sorted({r for r in regions if regions.count(r) > 1})
     if duplicates:
-        raise InputError(f"several environments target region {duplicates[0]}: one per region")
+        raise UserError(f"several environments target region {duplicates[0]}: one per region")
     return runs
 
 
@@ -86,19 +87,12 @@ def execute(runs: Sequence[RegionRun], dry_run: bool) -> list[tuple[RegionRun, i
             f"==> [{number}/{len(runs)}] {run.env}: stack {run.stack_name} in {run.region}",
             flush=True,
         )
-        started = time.monotonic()
-        code = 0
-        for command in run.commands:
-            print("    $ " + " ".join(command), flush=True)
-            if not dry_run:
-                try:
-                    code = subprocess.call(list(command))
-                except OSError as error:  # e.g. no sam on PATH: one line, not a traceback
-                    print(f"    cannot run {command[0]}: {error.strerror}", flush=True)
-                    code = 127
-                if code != 0:
-                    break
-        results.append((run, code, time.monotonic() - started))
+        ran = run_in_order(
+            run.runnable(),
+            starting=lambda _n, step: print(f"    $ {step.shown}", flush=True),
+            dry_run=dry_run,
+        )
+        results.append((run, ran[-1].code if ran else 0, sum(r.seconds for r in ran)))
     return results
 
 
@@ -112,9 +106,9 @@ def summary(results: Sequence[tuple[RegionRun, int, float]], dry_run: bool) -> l
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m deployment regions") -> int:
     parser = OneLineArgumentParser(
-        prog="python -m localapi regions",
+        prog=prog,
         description="Rehearse or deploy the stack in several regions (one samconfig env each).",
     )
     parser.add_argument(
@@ -131,13 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs = plan(args.envs, args.mode, args.config_file, args.report_dir)
-    except InputError as error:
-        print(f"localapi regions: error: {error}", file=sys.stderr)
+    except UserError as error:
+        print(f"{prog.removeprefix('python -m ')}: error: {error}", file=sys.stderr)
         return 2
     results = execute(runs, args.dry_run)
     print("\n".join(summary(results, args.dry_run)))
     return 0 if all(code == 0 for _, code, _ in results) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,37 +11,44 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from localapi import rehearsal
-from localapi.moto_server import MotoServer, is_ready, pid_alive
-from localapi.rehearsal import (
+from deployment import checks, rehearsal, rehearsal_cli
+from deployment.adapt import adapt_for_emulator
+from deployment.checks import CHECKS, Check, not_run, run_check
+from deployment.console import Console
+from deployment.emulator import EMULATOR_GAPS, emulator_env, moto_error
+from deployment.moto_server import MotoServer, is_ready, pid_alive
+from deployment.output import format_table, summary_line
+from deployment.results import (
     AWS,
     EMULATOR,
     FAIL,
     NOT_RUN,
     PASS,
     TEMPLATE,
-    Check,
     CheckFailed,
     CheckNotRun,
     CheckResult,
     Outcome,
     Report,
-    Target,
-    TemplateValues,
-    adapt_for_emulator,
-    format_table,
-    run_check,
-    summary_line,
-    template_references,
     write_report,
+)
+from deployment.target import Target
+from deployment.template_values import (
+    PlannedStack,
+    TemplateValues,
+    effective_parameters,
+    template_references,
 )
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -110,8 +117,8 @@ def test_where_counts_skip_checks_that_did_not_run() -> None:
 
 
 def test_not_run_lists_every_check_with_the_reason() -> None:
-    results = rehearsal.not_run("step 'deploy' failed")
-    assert [r.check_id for r in results] == [c.check_id for c in rehearsal.CHECKS]
+    results = not_run("step 'deploy' failed")
+    assert [r.check_id for r in results] == [c.check_id for c in CHECKS]
     assert all(r.status == NOT_RUN and r.where is None for r in results)
     assert all(r.detail == "step 'deploy' failed" for r in results)
 
@@ -165,7 +172,7 @@ def test_run_check_keeps_where_and_gap_of_the_outcome() -> None:
 
     outcome = run(check)
     assert (outcome.status, outcome.where, outcome.gap) == (PASS, TEMPLATE, "logs-kms-key")
-    assert outcome.as_json()["gap_description"] == rehearsal.EMULATOR_GAPS["logs-kms-key"]
+    assert outcome.as_json()["gap_description"] == EMULATOR_GAPS["logs-kms-key"]
 
 
 # --- template fallback only for known gaps, never against AWS ------------------------------
@@ -218,7 +225,7 @@ def key_check(target: Target) -> CheckResult:
         Check(
             "logs.function.kms_key",
             "t",
-            lambda t: rehearsal._check_log_group_key(t, "FunctionLogGroup"),
+            lambda t: checks._check_log_group_key(t, "FunctionLogGroup"),
         ),
         target,
     )
@@ -373,14 +380,14 @@ def test_table_shows_where_and_reasons() -> None:
     assert lines[0].split() == ["CHECK", "STATUS", "WHERE", "DETAIL"]
     text = "\n".join(lines)
     assert "NOT RUN stack.outputs: step 'deploy' failed" in text
-    assert rehearsal.EMULATOR_GAPS["logs-kms-key"] in text
+    assert EMULATOR_GAPS["logs-kms-key"] in text
     report = Report("emulator", "s", checks=checks)
     assert summary_line(report).startswith("RESULT: PASS: 2 passed, 0 failed, 1 not run")
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        rehearsal.main(["--no-such-option"], stream=io.StringIO())
+        rehearsal_cli.main(["--no-such-option"], stream=io.StringIO())
     assert exit_info.value.code == 2
     assert "see --help" in capsys.readouterr().err
 
@@ -390,7 +397,7 @@ def test_malformed_region_exits_2_before_any_work(
 ) -> None:
     out = io.StringIO()
     with pytest.raises(SystemExit) as exit_info:
-        rehearsal.main(["--region", "bad region", "--project-root", str(tmp_path)], stream=out)
+        rehearsal_cli.main(["--region", "bad region", "--project-root", str(tmp_path)], stream=out)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "invalid region 'bad region'" in err
@@ -401,7 +408,7 @@ def test_malformed_region_exits_2_before_any_work(
 def test_failed_step_gives_not_run_checks_and_exit_1(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     out = io.StringIO()
-    code = rehearsal.main(
+    code = rehearsal_cli.main(
         ["--template", str(tmp_path / "missing.yaml"), "--report", str(report_path)], stream=out
     )
     assert code == 1
@@ -411,7 +418,7 @@ def test_failed_step_gives_not_run_checks_and_exit_1(tmp_path: Path) -> None:
     assert data["summary"] == {
         "passed": 0,
         "failed": 0,
-        "not_run": len(rehearsal.CHECKS),
+        "not_run": len(CHECKS),
         "ran_on": {},
     }
     assert all(c["status"] == "NOT RUN" and c["where"] is None for c in data["checks"])
@@ -425,7 +432,7 @@ def test_emulator_env_cannot_reach_real_aws(
     monkeypatch.setenv("AWS_PROFILE", "production")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.amazonaws.com")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
-    env = rehearsal.emulator_env("http://localhost:1234", tmp_path)
+    env = emulator_env("http://localhost:1234", tmp_path)
     assert env["AWS_ENDPOINT_URL"] == "http://localhost:1234"
     assert not {"AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"} & set(env)
     assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"]
@@ -459,13 +466,13 @@ def test_adapt_drops_only_list_items_whose_condition_selects_no_value() -> None:
         **TRANSFORMED,
         "Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": policies}}},
     }
-    planned = rehearsal.PlannedStack(transformed, "stack", {"LogLevel": "DEBUG"})
+    planned = PlannedStack(transformed, "stack", {"LogLevel": "DEBUG"})
     adapted, changes = adapt_for_emulator(transformed, planned)
     kept = adapted["Resources"]["Role"]["Properties"]["Policies"]
     assert kept == [policies[0], policies[1], policies[3]]  # NotDebug is false here
     assert changes == [
         "Role: 1 list item(s) whose Fn::If resolves to AWS::NoValue removed "
-        f"({rehearsal.EMULATOR_GAPS['novalue-in-lists']})"
+        f"({EMULATOR_GAPS['novalue-in-lists']})"
     ]
     assert len(transformed["Resources"]["Role"]["Properties"]["Policies"]) == 4
 
@@ -479,7 +486,7 @@ def test_effective_parameters_take_defaults_like_cloudformation() -> None:
             "D": {"Type": "String"},
         }
     }
-    assert rehearsal.effective_parameters(template, {"A": "given", "Z": "undeclared"}) == {
+    assert effective_parameters(template, {"A": "given", "Z": "undeclared"}) == {
         "A": "given",
         "B": "7",
         "C": "p,q",
@@ -497,9 +504,89 @@ def test_moto_error_names_the_emulator_crash(tmp_path: Path) -> None:
         "TypeError: 'NoneType' object is not subscriptable\n"
         '127.0.0.1 - - "POST / HTTP/1.1" 500 -\n'
     )
-    assert rehearsal.moto_error(log) == (
+    assert moto_error(log) == (
         "TypeError: 'NoneType' object is not subscriptable "
         "(at moto/iam/models.py:792 create_from_cloudformation_json)"
     )
     log.write_text('127.0.0.1 - - "POST / HTTP/1.1" 200 -\n')
-    assert rehearsal.moto_error(log) is None
+    assert moto_error(log) is None
+
+
+def test_missing_runtime_interpreter_fails_the_build_step_in_one_line(tmp_path: Path) -> None:
+    """No build yet and no python3.13 on this machine: the build step says so in
+    one line (localapi build's own message), and no emulator is started."""
+    if any(Path(d, "python3.13").exists() for d in ("/usr/bin", "/usr/local/bin")):
+        pytest.skip("a system python3.13 exists; cannot simulate its absence")
+    root = tmp_path / "project"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "fixtures" / "localapi", root)
+    report_path = tmp_path / "report.json"
+    env = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "PYENV_ROOT": str(tmp_path / "no-pyenv"),
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    env.pop("AWS_SAM_STACK_NAME", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localapi",
+            "rehearse",
+            "--project-root",
+            str(root),
+            "--report",
+            str(report_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    data = json.loads(report_path.read_text())
+    shutil.rmtree(data["work_dir"])
+    assert data["failed_step"] == "build"
+    [failed] = [line for line in result.stdout.splitlines() if line.startswith("==> build")]
+    assert "FAILED" in failed and "localapi: error: python3.13 not found" in failed
+    assert data["steps"][-1]["detail"].count("\n") == 0
+    assert "pid" not in (data["emulator"] or {})
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--stack-name", "my stack"], "invalid stack name 'my stack'"),
+        (["--stack-name", "1abc"], "invalid stack name '1abc'"),
+        (["--stack-name", "a" * 129], "invalid stack name"),
+        (["--config-env", "nosuch"], "unknown config env 'nosuch'"),
+    ],
+)
+def test_bad_stack_name_or_config_env_exits_2_before_any_work(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Names AWS would refuse (moto takes them) and unknown samconfig environments
+    are usage errors: one line, exit 2, no emulator started."""
+    out = io.StringIO()
+    root = Path(__file__).resolve().parents[3]
+    with pytest.raises(SystemExit) as exit_info:
+        rehearsal_cli.main([*args, "--project-root", str(root)], stream=out)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("stack_name", ["s", "My-Stack", "S" + "a" * 126 + "-"])
+def test_artifact_bucket_is_a_valid_s3_name_for_any_stack_name(
+    stack_name: str, tmp_path: Path
+) -> None:
+    options = rehearsal.Options(project_root=tmp_path, stack_name=stack_name)
+    bucket = rehearsal.Rehearsal(
+        options, Report("emulator", stack_name), Console(io.StringIO()), tmp_path
+    ).bucket
+    assert 3 <= len(bucket) <= 63
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket), bucket

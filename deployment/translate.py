@@ -1,0 +1,114 @@
+"""The SAM template as CloudFormation's Serverless transform would produce it:
+the real SAM translator, fed the parameter values as SAM CLI itself reads them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION, emulator_session
+from deployment.results import StepFailed
+from policy_gen.partitions import partition_for_region
+
+SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+class TranslationError(Exception):
+    """The template cannot be translated; the message says why, on one line."""
+
+
+def translate(
+    template: Mapping[str, Any],
+    *,
+    region: str,
+    account: str | None = None,
+    parameter_values: Mapping[str, str] | None = None,
+    managed_policies: Callable[[], dict[str, str]] | None = None,
+    session: boto3.session.Session | None = None,
+) -> dict[str, Any]:
+    """``template`` as CloudFormation's Serverless transform would produce it, for a
+    stack in ``region`` (and ``account``, when known): the real SAM translator, given
+    the parameter values and these pseudo parameters. A template without the
+    Serverless transform comes back as it is.
+
+    ``managed_policies`` maps AWS managed policy names to ARNs, asked for only when
+    a function names one (default: none known). Used by the rehearsal and by
+    scripts/transform_template.py (what checkov scans).
+    """
+    # The translator loads slowly; only the paths that translate need it.
+    from samtranslator.parser.parser import Parser  # noqa: PLC0415
+    from samtranslator.public.exceptions import InvalidDocumentException  # noqa: PLC0415
+    from samtranslator.translator.translator import Translator  # noqa: PLC0415
+
+    declared = template.get("Transform") or []
+    transforms = [declared] if isinstance(declared, str) else list(declared)
+    others = [name for name in transforms if name != SERVERLESS_TRANSFORM]
+    if others:
+        raise TranslationError(f"the template uses transforms that cannot run here: {others}")
+    if not transforms:
+        return dict(template)
+    parameters: dict[str, Any] = dict(parameter_values or {})
+    parameters.update({"AWS::Region": region, "AWS::Partition": partition_for_region(region).name})
+    if account is not None:
+        parameters["AWS::AccountId"] = account
+    # The translator asks its session for a region even when AWS::Region is given.
+    session = session or boto3.session.Session(region_name=region)
+    policies: dict[str, dict[str, str]] = {}
+
+    def policy_map() -> dict[str, str]:
+        if "map" not in policies:
+            policies["map"] = dict(managed_policies()) if managed_policies else {}
+        return policies["map"]
+
+    try:
+        translated = Translator(None, Parser(), boto_session=session).translate(
+            copy.deepcopy(dict(template)),
+            parameter_values=parameters,
+            get_managed_policy_map=policy_map,
+        )
+    except InvalidDocumentException as error:
+        causes = " ".join(str(cause) for cause in getattr(error, "causes", []))
+        raise TranslationError(
+            f"the SAM translator rejected the template: {error} {causes}"
+        ) from None
+    return dict(translated)
+
+
+def load_sam_template(path: Path) -> dict[str, Any]:
+    """A SAM template file (YAML with CloudFormation's short-form tags, or JSON)."""
+    from samtranslator.yaml_helper import yaml_parse  # noqa: PLC0415
+
+    return dict(yaml_parse(path.read_text(encoding="utf-8")))
+
+
+def transform_template(
+    packaged: Path,
+    parameter_values: Mapping[str, str],
+    endpoint_url: str | None,
+    region: str = EMULATOR_REGION,
+) -> dict[str, Any]:
+    """The packaged template translated for the emulator stack: its account, the
+    parameters as SAM CLI's own parser read them (``sam_project.overrides``),
+    and AWS's managed policy list from the emulator's IAM."""
+    from samtranslator.translator.managed_policy_translator import (  # noqa: PLC0415
+        ManagedPolicyLoader,
+    )
+
+    session = emulator_session(region)
+    iam: Any = session.client("iam", endpoint_url=endpoint_url)
+    try:
+        return translate(
+            load_sam_template(packaged),
+            region=region,
+            account=EMULATOR_ACCOUNT,
+            parameter_values=parameter_values,
+            managed_policies=ManagedPolicyLoader(iam).load,
+            session=session,
+        )
+    except TranslationError as error:
+        raise StepFailed(str(error)) from None
