@@ -22,16 +22,6 @@ from typing import Any
 import yaml
 
 from sam_project.errors import UserError
-from sam_project.files import write_atomically
-
-# write_atomically moved to sam_project.files; re-exported until every caller imports it there.
-__all__ = [
-    "output_text",
-    "parameter_file_text",
-    "parameter_value",
-    "parameters",
-    "write_atomically",
-]
 
 # CloudFormation's limit on one parameter value.
 MAX_PARAMETER_BYTES = 4096

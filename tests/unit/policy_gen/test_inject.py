@@ -14,11 +14,11 @@ from policy_gen.inject import (
     parameter_file_text,
     parameter_value,
     parameters,
-    write_atomically,
 )
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
 from sam_project.errors import UserError
+from sam_project.files import write_atomically
 
 
 def sam_reads(path: Path) -> dict[str, str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_gen.config import parse_overrides
 from sam_project.errors import UserError
+from sam_project.overrides import split_overrides
 from sam_project.samconfig import command_settings, load_environment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,14 +24,14 @@ def test_project_samconfig_environments() -> None:
 
 
 def test_overrides_in_sam_string_forms() -> None:
-    values, files = parse_overrides(['A=1 B="two words"', "file://x.yaml", "C='3'"])
-    assert values == {"A": "1", "B": "two words", "C": "3"}
-    assert files == ("x.yaml",)
+    split = split_overrides(['A=1 B="two words"', "file://x.yaml", "C='3'"])
+    assert split.values == {"A": "1", "B": "two words", "C": "3"}
+    assert split.files == ("x.yaml",)
 
 
 def test_bad_override_is_an_error() -> None:
     with pytest.raises(UserError, match="expected Name=Value"):
-        parse_overrides(["not a pair"])
+        split_overrides(["not a pair"])
 
 
 def test_unknown_env_lists_known_ones(tmp_path: Path) -> None:
