@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -40,3 +41,23 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def publish_generated(
+    path: Path, text: str, *, check: bool, tool: str, regenerate: str, detail: str = ""
+) -> int:
+    """Write a generated, committed file, or with ``check`` report whether it is stale.
+
+    The one ``--check`` contract of the kit's generators (``make lint`` runs them so):
+    exit status 0 when ``path`` holds ``text`` (or was written), 1 when it is stale.
+    """
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{tool}: {path} is stale; run `{regenerate}`", file=sys.stderr)
+            return 1
+        print(f"{tool}: {path} is up to date{detail}")
+        return 0
+    write_atomically(path, text)
+    print(f"{tool}: wrote {path}{detail}")
+    return 0

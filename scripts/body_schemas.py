@@ -35,7 +35,6 @@ here, with the file and JSON pointer, rather than a rule the function would sile
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import pprint
@@ -48,8 +47,8 @@ from typing import Any, Final
 
 import fastjsonschema
 
-from sam_project.errors import UserError
-from sam_project.files import write_atomically
+from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.files import publish_generated
 
 REPO: Final = Path(__file__).resolve().parents[1]
 HANDLER_DIR: Final = REPO / "src" / "handler"
@@ -417,7 +416,7 @@ def generate(handler_dir: Path) -> Generated:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
+    parser = OneLineArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
     parser.add_argument(
         "--handler-dir",
         type=Path,
@@ -435,17 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaError as error:
         print(f"body_schemas: {error}", file=sys.stderr)
         return 2
-    if args.check:
-        current = output.read_text(encoding="utf-8") if output.exists() else ""
-        if current != generated.text:
-            print(f"body_schemas: {output} is stale; run `make generate`", file=sys.stderr)
-            return 1
-        print(f"body_schemas: {output} is up to date ({len(generated.schemas)} schemas)")
-        return 0
-    write_atomically(output, generated.text)
-    print(f"body_schemas: wrote {output} ({', '.join(generated.schemas) or 'no schemas'})")
-    return 0
-
+    return publish_generated(
+        output,
+        generated.text,
+        check=args.check,
+        tool="body_schemas",
+        regenerate="make generate",
+        detail=f" ({', '.join(generated.schemas) or 'no schemas'})",
+    )
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,7 +37,6 @@ written atomically (temporary file in the same directory, fsync, rename).
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
@@ -48,8 +47,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from sam_project.errors import UserError
-from sam_project.files import write_atomically
+from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.files import publish_generated
 
 REPO: Final = Path(__file__).resolve().parents[1]
 HANDLER_DIR: Final = REPO / "src" / "handler"
@@ -446,7 +445,7 @@ def render(document: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
+    parser = OneLineArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="default: openapi.json")
     parser.add_argument(
         "--handler-dir",
@@ -463,18 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     except GenerationError as error:
         print(f"openapi: {error}", file=sys.stderr)
         return 2
-    output: Path = args.output
-    if args.check:
-        current = output.read_text(encoding="utf-8") if output.exists() else ""
-        if current != text:
-            print(f"openapi: {output} is stale; run `make openapi`", file=sys.stderr)
-            return 1
-        print(f"openapi: {output} is up to date")
-        return 0
-    write_atomically(output, text)
-    print(f"openapi: wrote {output}")
-    return 0
-
+    return publish_generated(
+        args.output, text, check=args.check, tool="openapi", regenerate="make openapi"
+    )
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -53,3 +53,19 @@ def test_new_files_are_readable_and_replaced_files_keep_their_mode(tmp_path: Pat
     script.chmod(0o750)
     write_atomically(script, "new\n")
     assert script.stat().st_mode & 0o777 == 0o750
+
+
+def test_publish_generated_checks_then_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sam_project.files import publish_generated
+
+    target = tmp_path / "openapi.json"
+    common = {"tool": "gen", "regenerate": "make gen"}
+    assert publish_generated(target, "new\n", check=True, **common) == 1
+    assert "is stale; run `make gen`" in capsys.readouterr().err
+    assert not target.exists()
+    assert publish_generated(target, "new\n", check=False, **common) == 0
+    assert publish_generated(target, "new\n", check=True, **common) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert target.read_text() == "new\n"
