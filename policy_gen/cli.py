@@ -17,7 +17,9 @@ from typing import Any
 
 from policy_gen import __version__
 from policy_gen.partitions import check_account, resolve_partition
+from sam_project.documents import parse_json
 from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.files import read_text_file, read_text_stream
 from sam_project.overrides import parse_parameter_overrides
 
 # A KMS key policy is at most 32 KiB; anything far larger is not a policy.
@@ -30,42 +32,24 @@ DEFAULT_CHECK_REGION = "us-east-1"
 
 
 def read_policy(source: str) -> object:
-    """Read a JSON policy from a file or ``-`` (stdin) with a one-line error on failure."""
-    label = "stdin" if source == "-" else repr(source)
-    try:
-        if source == "-":
-            raw = sys.stdin.buffer.read(MAX_POLICY_BYTES + 1)
-        else:
-            with open(source, "rb") as stream:
-                raw = stream.read(MAX_POLICY_BYTES + 1)
-    except IsADirectoryError:
-        raise UserError(f"cannot read policy {label}: it is a directory") from None
-    except OSError as error:
-        raise UserError(f"cannot read policy {label}: {error.strerror or error}") from None
-    if len(raw) > MAX_POLICY_BYTES:
-        raise UserError(
-            f"policy {label} is larger than {MAX_POLICY_BYTES} bytes: a KMS key policy is "
-            "at most 32 KiB"
+    """Read a JSON policy from a regular file or ``-`` (stdin), at most MAX_POLICY_BYTES.
+
+    Repeated keys and NaN/Infinity are kept for the policy parser to report (MALFORMED):
+    they are the policy's mistakes, not unreadable input.
+    """
+    label = "policy from stdin" if source == "-" else f"policy {source!r}"
+    expected = "a JSON key policy (KMS allows 32 KiB)"
+    if source == "-":
+        text = read_text_stream(
+            sys.stdin.buffer, limit=MAX_POLICY_BYTES, what=label, expected=expected
         )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"policy {label} is not UTF-8 text (binary file?)") from None
+    else:
+        text = read_text_file(source, limit=MAX_POLICY_BYTES, what=label, expected=expected)
     if not text.strip():
-        raise UserError(f"policy {label} is empty: expected a JSON object")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"policy {label} is not valid JSON: {error.msg} at line {error.lineno} "
-            f"column {error.colno}"
-        ) from None
-    except RecursionError:
-        raise UserError(f"policy {label} is nested too deeply to be a policy") from None
+        raise UserError(f"{label} is empty: expected a JSON object")
+    document = parse_json(text, label)
     if not isinstance(document, dict):
-        raise UserError(
-            f"policy {label} is a JSON {type(document).__name__}: expected a JSON object"
-        )
+        raise UserError(f"{label} is a JSON {type(document).__name__}: expected a JSON object")
     return document
 
 

@@ -17,49 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sam_project.documents import load_yaml, parse_json, rebuilt
 from sam_project.errors import UserError
+from sam_project.files import read_text_file
 
 # Template files over this size are refused before parsing (CloudFormation's own
 # limit for a template passed through S3 is 1 MB; SAM templates are far smaller).
 MAX_TEMPLATE_BYTES = 1_048_576
-
-# Short-form tags and the long form they stand for. !GetAtt "A.B" is special-cased.
-_SHORT_TAGS = {
-    "Ref": "Ref",
-    "Condition": "Condition",
-    **{
-        name: f"Fn::{name}"
-        for name in [
-            "Sub",
-            "GetAtt",
-            "Join",
-            "Select",
-            "Split",
-            "If",
-            "Equals",
-            "Not",
-            "And",
-            "Or",
-            "FindInMap",
-            "ImportValue",
-            "Base64",
-            "Cidr",
-            "GetAZs",
-            "Transform",
-            "Length",
-            "ToJsonString",
-            "ForEach",
-            "Contains",
-            "EachMemberEquals",
-            "EachMemberIn",
-            "RefAll",
-            "ValueOf",
-            "ValueOfAll",
-        ]
-    },
-}
 
 PSEUDO_PARAMETERS = (
     "AWS::AccountId",
@@ -84,73 +48,21 @@ REF_RETURNS_NAME = {
 _URL_SUFFIX = {"aws-cn": "amazonaws.com.cn", "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov"}
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader that understands CloudFormation's short-form tags."""
-
-
-def _construct_tag(loader: _TemplateLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    long_name = _SHORT_TAGS.get(suffix)
-    if long_name is None:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"unknown tag !{suffix}", node.start_mark
-        )
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if long_name == "Fn::GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {long_name: value}
-
-
-_TemplateLoader.add_multi_constructor("!", _construct_tag)
-
-
 def load_template(path: str | Path) -> dict[str, Any]:
     """Parse a template file (YAML with short tags, or JSON) into plain data."""
-    file = Path(path)
-    try:
-        size = file.stat().st_size
-        if size > MAX_TEMPLATE_BYTES:
-            raise UserError(
-                f"template {file} is {size} bytes: expected at most {MAX_TEMPLATE_BYTES}"
-            )
-        raw = file.read_bytes()
-    except UserError:
-        raise
-    except IsADirectoryError:
-        raise UserError(f"cannot read template {file}: it is a directory") from None
-    except OSError as error:
-        raise UserError(f"cannot read template {file}: {error.strerror or error}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"template {file} is not UTF-8 text") from None
-    return parse_template_text(text, str(file))
+    label = f"template {str(path)!r}"
+    text = read_text_file(
+        path, limit=MAX_TEMPLATE_BYTES, what=label, expected="a SAM or CloudFormation template"
+    )
+    return parse_template_text(text, label)
 
 
 def parse_template_text(text: str, source: str = "template") -> dict[str, Any]:
     """Parse template text; JSON is YAML, but JSON errors read better from json."""
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("{"):
-            data = json.loads(text)
-        else:
-            data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"{source} is not valid JSON: {error.msg} at line {error.lineno}"
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise UserError(f"{source} is not valid YAML: {problem}{where}") from None
-    except RecursionError:
-        raise UserError(f"{source} is nested too deeply to be a template") from None
+    if text.lstrip().startswith("{"):
+        data = parse_json(text, source)
+    else:
+        data = load_yaml(text, source, short_tags=True)
     if not isinstance(data, dict):
         raise UserError(f"{source} is not a template: expected a mapping at the top level")
     resources = data.get("Resources")
@@ -290,7 +202,7 @@ class Resolver:
                         return Unresolved(name)
                     raise UserError(f"unknown intrinsic function {name!r} in the template")
                 return handler(self, argument)
-        return {key: self.resolve(item) for key, item in value.items()}
+        return rebuilt(value, {key: self.resolve(item) for key, item in value.items()})
 
     def resolve_text(self, value: Any) -> str | Unresolved:
         """Resolve to a string, or ``Unresolved`` when CloudFormation alone knows."""

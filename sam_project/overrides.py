@@ -25,18 +25,19 @@ the shell split it, and anything else (``novalue``, ``=1``) is refused with one 
 from __future__ import annotations
 
 import re
-import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from sam_project.documents import load_yaml
 from sam_project.errors import UserError
+from sam_project.files import read_text_file
 
 FILE_PREFIX: Final = "file://"
-# A parameter file is a few hundred bytes; this bounds what a wrong path (a log, a
-# device) can make us read.
+# A parameter file is a few hundred bytes; this bounds what a wrong path (a log) can
+# make us read (a device or a FIFO is refused before any read).
 MAX_PARAMETER_FILE_BYTES: Final = 1 << 20
 PARAMETER_FILE_SUFFIXES: Final = (".yaml", ".yml", ".toml")
 EXPECTED_FORMS: Final = "expected Name=Value, ParameterKey=Name,ParameterValue=Value or file://PATH"
@@ -104,18 +105,8 @@ def split_overrides(items: str | Sequence[str]) -> Overrides:
     return Overrides(values, tuple(files))
 
 
-def _regular_file(reference: str, path: Path) -> Path:
-    try:
-        info = path.stat()
-    except OSError:
-        raise UserError(
-            f"parameter file {FILE_PREFIX}{reference} was not found: expected an existing "
-            "YAML or TOML file"
-        ) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(
-            f"parameter file {FILE_PREFIX}{reference} was not found or is not a regular file"
-        )
+def _parameter_file(reference: str, path: Path) -> Path:
+    """The file a ``file://`` entry names, if its extension is one SAM CLI reads."""
     if path.suffix.lower() not in PARAMETER_FILE_SUFFIXES:
         raise UserError(
             f"parameter file {FILE_PREFIX}{reference} uses an unsupported extension: "
@@ -125,28 +116,16 @@ def _regular_file(reference: str, path: Path) -> Path:
 
 
 def _read_parameter_file(path: Path, reference: str) -> object:
-    import yaml  # noqa: PLC0415 - only when a file is named
-
+    label = f"parameter file {FILE_PREFIX}{reference}"
+    text = read_text_file(
+        path, limit=MAX_PARAMETER_FILE_BYTES, what=label, expected="a small YAML or TOML file"
+    )
+    if path.suffix.lower() != ".toml":
+        return load_yaml(text, label)
     try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_PARAMETER_FILE_BYTES + 1)
-    except OSError as error:
-        raise UserError(
-            f"cannot read parameter file {FILE_PREFIX}{reference}: {error.strerror}"
-        ) from None
-    if len(raw) > MAX_PARAMETER_FILE_BYTES:
-        raise UserError(
-            f"parameter file {FILE_PREFIX}{reference} is larger than "
-            f"{MAX_PARAMETER_FILE_BYTES} bytes: expected a small YAML or TOML file"
-        )
-    try:
-        text = raw.decode("utf-8")
-        if path.suffix.lower() == ".toml":
-            return tomllib.loads(text)
-        return yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError):
-        kind = "TOML" if path.suffix.lower() == ".toml" else "YAML"
-        raise UserError(f"parameter file {FILE_PREFIX}{reference} is not valid {kind}") from None
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise UserError(f"{label} is not valid TOML") from None
 
 
 def _flatten(value: object) -> list[object]:
@@ -203,7 +182,7 @@ class _Reader:
         path = Path(reference)
         if not path.is_absolute() and current is not None:
             path = current.parent / path
-        path = _regular_file(reference, path)
+        path = _parameter_file(reference, path)
         if path in self.chain:
             raise UserError(f"parameter file {FILE_PREFIX}{reference} includes itself")
         self.chain.append(path)

@@ -13,7 +13,6 @@ does that for one command; :func:`load_environment` does it for what ``build`` a
 
 from __future__ import annotations
 
-import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +20,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from sam_project.errors import UserError
+from sam_project.files import read_text_file
 from sam_project.overrides import split_overrides
 
 DEFAULT_CONFIG_FILE: Final = "samconfig.toml"
-# A samconfig.toml is a few kilobytes; bound what a wrong path can make us read.
+# A samconfig.toml is a few kilobytes; bound what a wrong path (a log) can make us read.
 MAX_CONFIG_BYTES: Final = 1 << 20
 # What `sam build` then `sam deploy` read, in the order SAM applies them.
 BUILD_AND_DEPLOY: Final = ("global", "build", "deploy")
@@ -44,30 +44,12 @@ class Environment:
 
 def read_config(path: Path) -> dict[str, Any]:
     """The whole file as TOML; one-line errors for a missing, unreadable or bad file."""
+    label = f"SAM config {str(path)!r}"
+    text = read_text_file(path, limit=MAX_CONFIG_BYTES, what=label, expected="a samconfig.toml")
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UserError(f"cannot read SAM config {str(path)!r}: no such file") from None
-    except OSError as error:
-        raise UserError(f"cannot read SAM config {str(path)!r}: {error.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"cannot read SAM config {str(path)!r}: not a regular file")
-    try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_CONFIG_BYTES + 1)
-    except OSError as error:
-        raise UserError(f"cannot read SAM config {str(path)!r}: {error.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise UserError(
-            f"SAM config {str(path)!r} is larger than {MAX_CONFIG_BYTES} bytes: "
-            "expected a samconfig.toml"
-        )
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"SAM config {str(path)!r} is not UTF-8 text") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise UserError(f"SAM config {str(path)!r} is not valid TOML: {error}") from None
+        raise UserError(f"{label} is not valid TOML: {error}") from None
 
 
 def _section(data: dict[str, Any], path: Path, env: str) -> dict[str, Any]:

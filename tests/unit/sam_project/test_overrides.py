@@ -103,7 +103,7 @@ def test_hostile_files_are_refused(tmp_path: Path) -> None:
     json_file = tmp_path / "p.json"
     json_file.write_text("{}")
     cases = {
-        tmp_path / "missing.yaml": "was not found",
+        tmp_path / "missing.yaml": "no such file",
         fifo: "not a regular file",
         folder: "not a regular file",
         big: "larger than",
