@@ -11,8 +11,9 @@ ones written in an unusual shape. The requests are:
   account the policy's own conditions mention — must be denied (``CROSS_ACCOUNT``);
 * Logs for look-alike log groups in our account — warned about (``OVERBROAD``);
 * the account root calling ``kms:PutKeyPolicy`` — must be allowed (``LOCKOUT``);
-* an outsider (another account's role, and an anonymous caller) with whatever
-  request context it can choose itself — must be denied (``PUBLIC``).
+* an outsider (another account's role, an anonymous caller, and an AWS service
+  principal) with whatever request context it can choose itself — must be denied
+  (``PUBLIC``).
 
 Logs' requests are modelled with the encryption context Logs documents
 (``aws:logs:arn``) and nothing else: Logs does not document sending
@@ -64,6 +65,9 @@ OUTSIDER_ACCOUNTS = ("999988887777", "444455556666")
 # an account the policy does not mention, or a legitimate grant to it looks public.
 SPARE_OUTSIDER_ACCOUNTS = ("210987654321", "135792468024", "864209753186")
 LOOKALIKE_SUFFIX = "-lookalike"
+# A service principal no policy names (before the partition's suffix): stands for "any
+# AWS service" when PUBLIC tries the callers a Principal "*" admits.
+OUTSIDER_SERVICE = "outsider-service"
 # Condition keys an outsider cannot choose: they describe who is calling or
 # from where. Every other key (encryption context, grant constraints, ViaService
 # ...) is part of the request the caller writes, so an outsider can satisfy it.
@@ -227,7 +231,9 @@ def validate(document: object, target: Target) -> Report:
     target = dataclasses.replace(target, outsiders=_unmentioned_accounts(policy, target))
     report = Report()
     for problem in policy.problems:
-        report.findings.append(Finding("MALFORMED", "error", problem.message, problem.statement))
+        report.findings.append(
+            Finding(problem.code, problem.severity, problem.message, problem.statement)
+        )
     _check_logs_access(policy, target, report)
     _check_cross_account(policy, target, report)
     _check_overbroad(policy, target, report)
@@ -288,10 +294,38 @@ def _check_logs_access(policy: Policy, target: Target, report: Report) -> None:
                     "LOGS_DENIED",
                     "error",
                     f"{target.logs_principal} cannot call {actions} for log group {name} "
-                    f"({arn}): {how}; CloudWatch Logs could not deliver logs to this key",
+                    f"({arn}): {how}; CloudWatch Logs could not deliver logs to this key "
+                    f"({_logs_model(policy, target)})",
                     _first(explicit[0].result.matched) if explicit else None,
                 )
             )
+
+
+def _global_logs_principals(policy: Policy) -> list[str]:
+    """The global ``logs.<suffix>`` principals the policy names."""
+    found = [
+        principal
+        for statement in policy.statements
+        for principal in statement.named.services
+        if _logs_principal_region(principal) == ""
+    ]
+    return list(dict.fromkeys(found))
+
+
+def _logs_model(policy: Policy, target: Target) -> str:
+    """Which principal LOGS_DENIED simulates, and why a global grant does not count."""
+    model = (
+        f"simulated as {target.logs_principal}, the regional principal the CloudWatch Logs "
+        "guide documents for KMS keys"
+    )
+    named = _global_logs_principals(policy)
+    if named:
+        model += (
+            f"; the grant to the global {', '.join(named)} is not counted for log delivery, "
+            "since the guide does not document it for log-group encryption; see "
+            "GLOBAL_PRINCIPAL"
+        )
+    return model
 
 
 def _logs_principals_in(policy: Policy, target: Target) -> list[str]:
@@ -330,12 +364,19 @@ def _check_cross_account(policy: Policy, target: Target, report: Report) -> None
             )
             if simulation.result.decision == "Allow" and arn not in reported:
                 reported.add(arn)
+                model = (
+                    "modelled as a global principal, which some CloudWatch Logs features "
+                    "use, able to act for any account's log group"
+                    if _logs_principal_region(principal) == ""
+                    else "Logs' regional principal serves every account in the region: only "
+                    "the encryption context tells our log groups from theirs"
+                )
                 report.findings.append(
                     Finding(
                         "CROSS_ACCOUNT",
                         "error",
                         f"{principal} may use the key ({action}) for {arn}, a log group in "
-                        f"account {_arn_account(arn)}: pin the account in "
+                        f"account {_arn_account(arn)} ({model}): pin the account in "
                         f"{ENCRYPTION_CONTEXT_KEY}",
                         _first(simulation.result.matched),
                     )
@@ -380,6 +421,11 @@ def _check_overbroad(policy: Policy, target: Target, report: Report) -> None:
 
 
 def _check_lockout(policy: Policy, target: Target, report: Report) -> None:
+    # KMS API reference, PutKeyPolicy (Policy) and CreateKey: "The key policy must allow
+    # the calling principal to make a subsequent PutKeyPolicy request on the KMS key"
+    # unless BypassPolicyLockoutSafetyCheck is set. We require the account root instead
+    # of the (unknown) caller: that statement delegates to IAM, so the key outlives any
+    # one deploying role.
     root = root_arn(target.partition, target.account)
     simulation = _simulate(
         report, policy, target, "The account keeps control", root, "kms:PutKeyPolicy", {}, "Allow"
@@ -389,8 +435,12 @@ def _check_lockout(policy: Policy, target: Target, report: Report) -> None:
             Finding(
                 "LOCKOUT",
                 "error",
-                f"{root} cannot call kms:PutKeyPolicy ({simulation.result.decision}): KMS "
-                "would refuse this policy, or the key would become unmanageable",
+                f"{root} cannot call kms:PutKeyPolicy ({simulation.result.decision}). KMS's "
+                "own lockout safety check (CreateKey/PutKeyPolicy without "
+                "BypassPolicyLockoutSafetyCheck) only requires that the principal making the "
+                "request can change the policy later; this check is stricter on purpose: the "
+                "account itself must keep that right, so IAM policies, not one role or user, "
+                "keep the key manageable",
                 _first(simulation.result.matched),
             )
         )
@@ -401,26 +451,41 @@ def _is_identity_key(key: str) -> bool:
     return lowered in IDENTITY_KEYS or lowered.startswith(IDENTITY_PREFIXES)
 
 
+def _outsider_callers(target: Target) -> tuple[tuple[str, str], ...]:
+    """(principal, how a finding names it) for each kind of caller that is not us.
+
+    A Principal ``"*"`` admits all three: another account's role, an anonymous caller,
+    and AWS service principals (which carry no ``aws:PrincipalAccount`` or
+    ``kms:CallerAccount``, so a condition that only pins those "IfExists" lets every
+    service in, acting for any customer). The service is a stand-in no policy names.
+    """
+    role = f"arn:{target.partition.name}:iam::{target.outsider_account()}:role/outsider"
+    service = f"{OUTSIDER_SERVICE}.{target.partition.principal_suffix}"
+    return (
+        (role, f"{role} (another account)"),
+        ("*", "an anonymous caller"),
+        (service, f"any AWS service principal (tried as {service})"),
+    )
+
+
 def _check_public(policy: Policy, target: Target, report: Report) -> None:
-    outsider = target.outsider_account()
-    callers = (f"arn:{target.partition.name}:iam::{outsider}:role/outsider", "*")
+    callers = _outsider_callers(target)
     for position, statement in enumerate(policy.statements):
         if statement.effect != "Allow":
             continue
         sid = _statement_name(statement, position)
-        for caller in callers:
+        for caller, who in callers:
             if not statement_principal_matches(statement, caller):
                 continue
             found = _outsider_allowed(policy, statement, caller, target, report)
             if found is not None:
-                who = "an anonymous caller" if caller == "*" else f"{caller} (another account)"
                 report.findings.append(
                     Finding(
                         "PUBLIC",
                         "error",
                         f"statement {sid} allows {who} to call {found.request.action}: any "
-                        "principal can satisfy it; name principals or pin "
-                        "aws:PrincipalAccount/kms:CallerAccount",
+                        "such principal can satisfy it; name principals, or pin "
+                        "aws:PrincipalAccount/kms:CallerAccount (not ...IfExists)",
                         sid,
                     )
                 )

@@ -62,10 +62,16 @@ class Result:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something KMS would reject or silently ignore; ``statement`` is None for the document."""
+    """Something KMS would reject or silently ignore; ``statement`` is None for the document.
+
+    Most problems are errors the validator reports as ``MALFORMED``; a few are legal but
+    risky or ambiguous, and carry their own code with severity ``warning``.
+    """
 
     statement: str | None
     message: str
+    severity: Literal["error", "warning"] = "error"
+    code: str = "MALFORMED"
 
 
 @dataclass(frozen=True)

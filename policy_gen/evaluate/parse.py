@@ -6,10 +6,17 @@ kept but marked invalid, and never matches: KMS would either reject the policy o
 for a missing Action or Resource, accept a statement that has no effect. A
 well-typed but meaningless *value* (a principal ARN with ``*`` in it, an unknown
 condition operator) is reported as a problem and simply matches nothing.
+
+The document itself is checked too: a key written twice in one object (JSON parsers
+disagree on which value wins, so the policy KMS stores may not be the one proven here)
+and NaN/Infinity (not JSON numbers, RFC 8259) are problems; the parse keeps the last
+value. A few things are legal but risky and are warnings with their own code: a
+repeated ``Sid`` and ``ForAnyValue`` on a single-valued key.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -30,8 +37,18 @@ from policy_gen.evaluate.model import (
 )
 from policy_gen.evaluate.operators import OperatorName, operator_name
 from policy_gen.evaluate.values import parse_arn, scalar_text, scalars, strings
+from sam_project.documents import duplicate_keys, walk
 
 _DIGIT_RUN = re.compile(r"[0-9]{12,}")
+_STATEMENT_PATH = re.compile(r"Statement(?:\[([0-9]+)\])?(?=[.\[]|$)")
+# Single-valued condition keys on which KMS refuses ForAllValues when a key policy is
+# created or updated (KMS developer guide, "AWS KMS condition keys", using set
+# operators: "If you create or update a policy that includes a ForAllValues set operator
+# with the kms:EncryptionContext:context-key or aws:RequestTag/tag-key condition keys,
+# AWS KMS returns ... OverlyPermissiveCondition"). Prefixes of lower-cased key names.
+SINGLE_VALUED_SET_KEYS = ("kms:encryptioncontext:", "aws:requesttag/")
+DUPLICATE_SID = "DUPLICATE_SID"
+SET_OPERATOR_SINGLE_VALUED = "SET_OPERATOR_SINGLE_VALUED"
 
 
 def statement_id(statement: object, index: int) -> str:
@@ -66,6 +83,10 @@ class _Collector:
         """A problem that makes the statement never match."""
         self.warn(message)
         self.valid = False
+
+    def caution(self, code: str, message: str) -> None:
+        """Legal, but risky: a warning with its own code; the statement is unchanged."""
+        self.problems.append(Problem(self.ident, _one_line(message), "warning", code))
 
 
 def _aws_entry_problem(value: str) -> str | None:
@@ -171,9 +192,32 @@ def _parse_condition_values(
         out.warn(f"{op_name} {key}: empty list of values")
     if parsed.is_null and any(v.lower() not in ("true", "false") for v in values):
         out.warn(f'Null {key}: values must be "true" or "false"')
+    if parsed.qualifier is not None and key.lower().startswith(SINGLE_VALUED_SET_KEYS):
+        _set_operator_problem(op_name, parsed, key, out)
     return Condition(
         op_name, parsed.qualifier, parsed.base, parsed.is_null, parsed.if_exists, key, values
     )
+
+
+def _set_operator_problem(op_name: str, parsed: OperatorName, key: str, out: _Collector) -> None:
+    """A set operator on a single-valued key KMS names: refused, or a warning."""
+    plain = op_name.split(":", 1)[-1]
+    if parsed.qualifier == "ForAllValues":
+        out.warn(
+            f"{op_name} {key}: KMS refuses a key policy with ForAllValues on this "
+            "single-valued key (OverlyPermissiveCondition: it matches requests without the "
+            f"specified value or with an unspecified one); use {plain} without ForAllValues"
+        )
+    else:
+        # The same guide: "Using a set operator with a single-valued condition key can
+        # create a policy statement that is overly permissive (or overly restrictive)."
+        out.caution(
+            SET_OPERATOR_SINGLE_VALUED,
+            f"{op_name} {key}: {key} has at most one value per request, and the KMS guide "
+            "warns that a set operator on a single-valued key can make a statement overly "
+            f"permissive or overly restrictive (ForAnyValue is false when the key is "
+            f"missing, even for a negated operator); use {plain} without ForAnyValue",
+        )
 
 
 def _parse_conditions(block: object, out: _Collector) -> tuple[Condition, ...]:
@@ -313,20 +357,12 @@ def _parse(document: object, strict: bool) -> Policy:
             problems.append(Problem(None, f"unknown policy element {element!r}"))
     listed = _statement_list(document, strict, problems)
     statements = tuple(parse_statement(s, i) for i, s in listed)
+    problems.extend(_document_problems(document, dict(listed)))
     sids: dict[str, None] = {}
     for statement in statements:
         problems.extend(statement.problems)
         if statement.sid is not None and statement.sid in sids:
-            # IAM (Sid element): "the Sid value must be unique within a JSON policy";
-            # the statement still counts, but results would name two statements alike.
-            problems.append(
-                Problem(
-                    statement.sid,
-                    _one_line(
-                        f"duplicate Sid {statement.sid!r}: a Sid must be unique within a policy"
-                    ),
-                )
-            )
+            problems.append(_duplicate_sid(statement.sid))
         elif statement.sid is not None:
             sids[statement.sid] = None
     version = document.get("Version")
@@ -336,6 +372,61 @@ def _parse(document: object, strict: bool) -> Policy:
         tuple(problems),
         _digit_runs(document),
     )
+
+
+def _duplicate_sid(sid: str) -> Problem:
+    """A warning, not an error: the IAM user guide (Sid element) requires unique Sids "in
+    IAM" (identity policies) and calls a Sid "just a sub-ID" in services such as SQS and
+    SNS; the KMS developer guide ("Creating a key policy", elements in a key policy)
+    describes the Sid as "an arbitrary string" and states no uniqueness rule, and IAM
+    Access Analyzer requires unique Sids only "for some policy types". Both statements
+    still count; results would name them alike."""
+    return Problem(
+        sid,
+        _one_line(
+            f"duplicate Sid {sid!r}: KMS documents no rule against it, but IAM requires "
+            "unique Sids in identity policies and decisions here name both statements alike"
+        ),
+        "warning",
+        DUPLICATE_SID,
+    )
+
+
+def _document_problems(
+    document: Mapping[str, object], statements: Mapping[int, Mapping[str, object]]
+) -> list[Problem]:
+    """Keys written twice and NaN/Infinity anywhere in the document, each with its place
+    (and its statement, when it is inside one)."""
+    problems: list[Problem] = []
+    for path, value in walk(document):
+        place = path or "the policy document"
+        match = _STATEMENT_PATH.match(path)
+        owner = (
+            statement_id(statements.get(int(match.group(1) or 0), {}), int(match.group(1) or 0))
+            if match
+            else None
+        )
+        for key in duplicate_keys(value):
+            problems.append(
+                Problem(
+                    owner,
+                    _one_line(
+                        f"duplicate key {key!r} in {place}: JSON parsers disagree on which "
+                        "value wins, so KMS may not read the policy proven here (this check "
+                        "read the last one); write each key once"
+                    ),
+                )
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            spelling = "NaN" if math.isnan(value) else "-Infinity" if value < 0 else "Infinity"
+            problems.append(
+                Problem(
+                    owner,
+                    f"{_one_line(place)} is {spelling}, which is not a JSON number (RFC 8259): "
+                    "expected a finite number or a string",
+                )
+            )
+    return problems
 
 
 def _digit_runs(document: object) -> frozenset[str]:
