@@ -7,7 +7,6 @@ Template-level mistakes that lose or leak logs are findings too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,9 @@ from policy_gen.template import (
     resources_of_type,
 )
 from policy_gen.validate import Finding, Report, Target, validate
+from sam_project.documents import parse_json, rebuilt
 from sam_project.errors import UserError
+from sam_project.sam_globals import deployed_property
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
@@ -35,6 +36,7 @@ class KeyCheck:
     logical_id: str
     log_groups: list[str]
     report: Report | None
+    why_unchecked: str = ""  # when report is None
 
 
 @dataclass
@@ -57,7 +59,12 @@ class TemplateReport:
         return TemplateReport(
             [(resource, finding.as_error()) for resource, finding in self.findings],
             [
-                KeyCheck(k.logical_id, k.log_groups, k.report.strict() if k.report else None)
+                KeyCheck(
+                    k.logical_id,
+                    k.log_groups,
+                    k.report.strict() if k.report else None,
+                    k.why_unchecked,
+                )
                 for k in self.keys
             ],
         )
@@ -152,18 +159,9 @@ def _check_log_groups(
             )
 
 
-def _function_log_group(properties: Mapping[str, Any], globals_config: Mapping[str, Any]) -> Any:
-    logging = properties.get("LoggingConfig") or globals_config.get("LoggingConfig") or {}
-    return logging.get("LogGroup") if isinstance(logging, Mapping) else None
-
-
 def _check_functions(
     template: Mapping[str, Any], resolver: Resolver, report: TemplateReport
 ) -> None:
-    globals_section = template.get("Globals") or {}
-    function_globals = (
-        globals_section.get("Function") or {} if isinstance(globals_section, Mapping) else {}
-    )
     log_group_names = {
         resolver.resolve_text((resource.get("Properties") or {}).get("LogGroupName"))
         for _, resource in resources_of_type(template, "AWS::Logs::LogGroup")
@@ -173,10 +171,12 @@ def _check_functions(
     for logical_id, resource in resources_of_type(template, *FUNCTION_TYPES):
         if not resolver.resource_enabled(resource):
             continue
-        properties = resource.get("Properties") or {}
-        if _function_log_group(properties, function_globals) is not None:
+        # What SAM deploys: Globals only reach AWS::Serverless::* resources, and a
+        # function's own LoggingConfig is merged with the global one.
+        logging = deployed_property(template, resource, "LoggingConfig")
+        if isinstance(logging, Mapping) and logging.get("LogGroup") is not None:
             continue
-        name = properties.get("FunctionName")
+        name = (resource.get("Properties") or {}).get("FunctionName")
         resolved = resolver.resolve_text(name) if name is not None else None
         if isinstance(resolved, str) and f"/aws/lambda/{resolved}" in log_group_names:
             continue
@@ -224,18 +224,30 @@ def _check_key(
     resolver: Resolver,
     partition: Partition,
 ) -> KeyCheck:
+    """Validate one key: for its log groups, or (serving none) for what makes any key
+    unsafe. A key without KeyPolicy that serves no log group has KMS's default policy."""
     names = [group.name for group in groups if isinstance(group.name, str)]
-    if not names:
-        return KeyCheck(key_id, [], None)
+    if groups and not names:
+        return KeyCheck(key_id, [], None, "no log-group name known (LOGGROUP_NAME_UNKNOWN)")
+    if not groups and (key.get("Properties") or {}).get("KeyPolicy") is None:
+        return KeyCheck(key_id, [], None, "no KeyPolicy: KMS applies its default key policy")
     policy = _key_policy(key_id, key, resolver)
     region, account = resolver.region, resolver.account
     assert region is not None and account is not None  # the CLI always sets them
-    target = Target.checked(partition, region, account, names)
+    target = (
+        Target.checked(partition, region, account, names)
+        if names
+        else Target.for_key(partition, region, account)
+    )
     return KeyCheck(key_id, names, validate(policy, target))
 
 
 def _key_policy(key_id: str, key: Mapping[str, Any], resolver: Resolver) -> object:
-    """The key's policy document, resolved from inline data, a string or a parameter."""
+    """The key's policy document, resolved from inline data, a string or a parameter.
+
+    Repeated keys survive resolving (:func:`sam_project.documents.rebuilt`), so the
+    policy parser can report them whichever way the policy was written.
+    """
     raw = (key.get("Properties") or {}).get("KeyPolicy")
     if raw is None:
         raise UserError(
@@ -249,12 +261,7 @@ def _key_policy(key_id: str, key: Mapping[str, Any], resolver: Resolver) -> obje
             "--parameter-overrides (e.g. file://params/default.yaml)"
         )
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise UserError(
-                f"the KeyPolicy of {key_id} is not valid JSON: {error.msg} at column {error.colno}"
-            ) from None
+        value = parse_json(value, f"the KeyPolicy of {key_id}")
     return _placeholders(value, resolver)
 
 
@@ -274,5 +281,5 @@ def _placeholders(value: Any, resolver: Resolver) -> Any:
     if isinstance(value, list):
         return [_placeholders(item, resolver) for item in value]
     if isinstance(value, dict):
-        return {key: _placeholders(item, resolver) for key, item in value.items()}
+        return rebuilt(value, {key: _placeholders(item, resolver) for key, item in value.items()})
     return value

@@ -26,6 +26,7 @@ from sam_project.overrides import parse_parameter_overrides
 MAX_POLICY_BYTES = 1_048_576
 DEFAULT_CHECK_ACCOUNT = "123456789012"
 DEFAULT_CHECK_REGION = "us-east-1"
+KEY_WIDE_CHECKS = "checked for MALFORMED, CROSS_ACCOUNT, LOCKOUT and PUBLIC"
 
 
 # --- input helpers ---------------------------------------------------------------
@@ -224,11 +225,12 @@ def cmd_check_template(args: argparse.Namespace) -> int:
         for key in report.keys:
             groups = ", ".join(key.log_groups) or "no log groups"
             status = (
-                "not checked"
+                f"not checked ({key.why_unchecked})"
                 if key.report is None
                 else ("valid" if key.report.valid else "INVALID")
             )
-            print(f"  key {key.logical_id}: encrypts {groups}: policy {status}")
+            scope = "" if key.log_groups or key.report is None else f" ({KEY_WIDE_CHECKS})"
+            print(f"  key {key.logical_id}: encrypts {groups}: policy {status}{scope}")
         print("Findings:")
         findings = report.all_findings()
         print("\n".join(_finding_lines(findings, resource_of=True)))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,6 +65,8 @@ OUTSIDER_ACCOUNTS = ("999988887777", "444455556666")
 # an account the policy does not mention, or a legitimate grant to it looks public.
 SPARE_OUTSIDER_ACCOUNTS = ("210987654321", "135792468024", "864209753186")
 LOOKALIKE_SUFFIX = "-lookalike"
+# A log group none of ours: another account's, for a key serving no log group of ours.
+STAND_IN_LOG_GROUP = "/some/other/log-group"
 # A service principal no policy names (before the partition's suffix): stands for "any
 # AWS service" when PUBLIC tries the callers a Principal "*" admits.
 OUTSIDER_SERVICE = "outsider-service"
@@ -192,6 +194,12 @@ class Target:
             raise ValueError("validation needs at least one log group")
         return cls(partition, check_region(partition, region), check_account(account), names)
 
+    @classmethod
+    def for_key(cls, partition: Partition, region: str, account: str) -> Target:
+        """A key that serves none of the log groups at hand: checked for what makes any
+        key unsafe (see :func:`validate`)."""
+        return cls(partition, check_region(partition, region), check_account(account), ())
+
     @property
     def logs_principal(self) -> str:
         return logs_principal(self.partition, self.region)
@@ -223,7 +231,9 @@ def validate(document: object, target: Target) -> Report:
     """Run every check against ``document``: a parsed JSON value, or a ``Policy``
     already parsed from one (the audit parses each key policy once for many checks).
 
-    Every check works on the parsed policy.
+    Every check works on the parsed policy. A target without log groups
+    (:meth:`Target.for_key`) gets the checks that make any key unsafe: MALFORMED,
+    CROSS_ACCOUNT, LOCKOUT and PUBLIC.
     """
     # Lenient: a JSON object without a usable statement list is MALFORMED (exit 1),
     # not bad input; its problems are reported below and it allows nothing.
@@ -234,13 +244,9 @@ def validate(document: object, target: Target) -> Report:
         report.findings.append(
             Finding(problem.code, problem.severity, problem.message, problem.statement)
         )
-    _check_logs_access(policy, target, report)
-    _check_cross_account(policy, target, report)
-    _check_overbroad(policy, target, report)
-    _check_lockout(policy, target, report)
-    _check_public(policy, target, report)
-    _check_principals(policy, target, report)
-    _check_actions(policy, report)
+    for check, any_key in _CHECKS:
+        if target.log_groups or any_key:
+            check(policy, target, report)
     return report
 
 
@@ -344,7 +350,8 @@ def _context_arn_candidates(policy: Policy) -> list[str]:
 
 def _check_cross_account(policy: Policy, target: Target, report: Report) -> None:
     outsider = target.outsider_account()
-    arns = [target.log_group_arn(name, outsider) for name in target.log_groups]
+    names = target.log_groups or (STAND_IN_LOG_GROUP,)
+    arns = [target.log_group_arn(name, outsider) for name in names]
     for pattern in _context_arn_candidates(policy):
         for arn in instantiate_arn(pattern, target, prefer_foreign=True):
             if _arn_account(arn) != target.account and arn not in arns and _is_log_group_arn(arn):
@@ -386,7 +393,7 @@ def _check_cross_account(policy: Policy, target: Target, report: Report) -> None
 def _check_overbroad(policy: Policy, target: Target, report: Report) -> None:
     named = {target.log_group_arn(name) for name in target.log_groups}
     arns = [target.log_group_arn(name + LOOKALIKE_SUFFIX) for name in target.log_groups]
-    arns.append(target.log_group_arn("/some/other/log-group"))
+    arns.append(target.log_group_arn(STAND_IN_LOG_GROUP))
     for pattern in _context_arn_candidates(policy):
         for arn in instantiate_arn(pattern, target, prefer_foreign=False):
             if (
@@ -581,7 +588,7 @@ def _check_principals(policy: Policy, target: Target, report: Report) -> None:
                 )
 
 
-def _check_actions(policy: Policy, report: Report) -> None:
+def _check_actions(policy: Policy, _target: Target, report: Report) -> None:
     for position, statement in enumerate(policy.statements):
         sid = _statement_name(statement, position)
         named = statement.named
@@ -711,3 +718,16 @@ def _glob_match(pattern: str, text: str) -> bool:
         ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
     )
     return re.fullmatch(regex, text, flags=re.DOTALL) is not None
+
+
+# Every check in report order, and whether it applies to a key that serves no log
+# group at hand: those that make any key unsafe (check-template checks every key).
+_CHECKS: tuple[tuple[Callable[[Policy, Target, Report], None], bool], ...] = (
+    (_check_logs_access, False),
+    (_check_cross_account, True),
+    (_check_overbroad, False),
+    (_check_lockout, True),
+    (_check_public, True),
+    (_check_principals, False),
+    (_check_actions, False),
+)

@@ -15,7 +15,8 @@ from sam_project.errors import UserError
 POLICY = json.dumps(render_policy(get_partition("aws"), "us-east-1", "123456789012", ["/s/fn"]))
 
 
-def run(text: str, **overrides: str) -> dict[str, str]:
+def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
+    """(code, resource) of every finding, in report order."""
     template = parse_template_text(text)
     resolver = Resolver.for_template(
         template,
@@ -26,7 +27,11 @@ def run(text: str, **overrides: str) -> dict[str, str]:
         stack_name="s",
     )
     report = check_template(template, resolver, get_partition("aws"))
-    return {f.code: resource for resource, f in report.all_findings()}
+    return [(f.code, resource) for resource, f in report.all_findings()]
+
+
+def run(text: str, **overrides: str) -> dict[str, str]:
+    return dict(pairs(text, **overrides))
 
 
 BASE = """
@@ -122,3 +127,145 @@ Resources:
 def test_missing_policy_parameter_value_is_input_error() -> None:
     with pytest.raises(UserError, match="--parameter-overrides"):
         run(BASE)
+
+
+# --- every key is checked (issue 17, item 8) ----------------------------------------------
+
+KEY_ONLY = """
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy: POLICY
+"""
+ROOT_STATEMENT = (
+    '{Effect: Allow, Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"},'
+    ' Action: "kms:*", Resource: "*"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (
+            '{Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", '
+            'Action: "kms:*", Resource: "*"}]}',
+            {"PUBLIC": "Key", "CROSS_ACCOUNT": "Key"},
+        ),
+        (f"[{ROOT_STATEMENT}]", {"MALFORMED": "Key", "LOCKOUT": "Key"}),
+        ('{Version: "2012-10-17", Statement: []}', {"MALFORMED": "Key", "LOCKOUT": "Key"}),
+        (f'{{Version: "2012-10-17", Statement: [{ROOT_STATEMENT}]}}', {}),
+    ],
+)
+def test_a_key_that_encrypts_no_log_group_is_still_checked(
+    policy: str, expected: dict[str, str]
+) -> None:
+    assert run(KEY_ONLY.replace("POLICY", policy)) == expected
+
+
+def test_a_key_without_policy_or_log_group_has_the_default_policy_and_is_not_checked() -> None:
+    template = parse_template_text("Resources:\n  Key:\n    Type: AWS::KMS::Key\n")
+    resolver = Resolver.for_template(
+        template, {}, region="us-east-1", account="123456789012", partition="aws"
+    )
+    report = check_template(template, resolver, get_partition("aws"))
+    assert report.valid and report.all_findings() == []
+    assert report.keys[0].report is None and "default key policy" in report.keys[0].why_unchecked
+
+
+def test_repeated_keys_in_an_inline_or_parameter_policy_are_malformed() -> None:
+    inline = KEY_ONLY.replace(
+        "POLICY", f'{{Version: "2012-10-17", Statement: [], Statement: [{ROOT_STATEMENT}]}}'
+    )
+    assert run(inline) == {"MALFORMED": "Key"}
+    statements = json.dumps(json.loads(POLICY)["Statement"])
+    repeated = '{"Version": "2012-10-17", "Statement": [], "Statement": ' + statements + "}"
+    assert run(BASE, KeyPolicy=repeated) == {"MALFORMED": "Key"}
+    as_json = json.dumps(
+        {
+            "Resources": {
+                "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": "PLACEHOLDER"}}
+            }
+        }
+    ).replace('"PLACEHOLDER"', repeated)
+    assert run(as_json) == {"MALFORMED": "Key"}
+
+
+# --- template findings the mutation review found untested --------------------------------
+
+
+def test_an_encrypted_log_group_without_a_name_is_loggroup_name_unknown() -> None:
+    text = BASE.replace("      LogGroupName: !Sub /${AWS::StackName}/fn\n", "")
+    assert run(text, KeyPolicy=POLICY) == {"LOGGROUP_NAME_UNKNOWN": "Group"}
+
+
+RETAINING = [
+    ("DeletionPolicy", "Retain"),
+    ("DeletionPolicy", "RetainExceptOnCreate"),
+    ("UpdateReplacePolicy", "Retain"),
+]
+
+
+@pytest.mark.parametrize(("attribute", "value"), RETAINING)
+def test_every_retaining_policy_on_the_group_needs_a_retained_key(
+    attribute: str, value: str
+) -> None:
+    group = "  Group:\n    Type: AWS::Logs::LogGroup\n"
+    retained_group = BASE.replace(group, f"{group}    {attribute}: {value}\n")
+    assert run(retained_group, KeyPolicy=POLICY) == {"KEY_DELETION_MISMATCH": "Group"}
+    key = "  Key:\n    Type: AWS::KMS::Key\n"
+    both = retained_group.replace(key, f"{key}    {attribute}: {value}\n")
+    assert run(both, KeyPolicy=POLICY) == {}
+
+
+# --- SAM Globals, as SAM applies them ----------------------------------------------------
+
+GLOBAL_LOGGING = """
+Globals:
+  Function:
+    LoggingConfig:
+      LogGroup: !Ref Group
+      LogFormat: JSON
+"""
+FUNCTION = "{Handler: a.b, Runtime: python3.13, CodeUri: .}"
+
+
+def test_globals_do_not_reach_a_plain_lambda_function() -> None:
+    text = (
+        GLOBAL_LOGGING
+        + BASE
+        + """
+  Plain:
+    Type: AWS::Lambda::Function
+    Properties: {Handler: a.b, Runtime: python3.13, Code: {ZipFile: x}, Role: r}
+  Sam:
+    Type: AWS::Serverless::Function
+    Properties: FUNCTION
+""".replace("FUNCTION", FUNCTION)
+    )
+    assert pairs(text, KeyPolicy=POLICY) == [("LAMBDA_AUTO_LOGGROUP", "Plain")]
+
+
+def test_a_functions_own_logging_config_is_merged_with_the_global_one() -> None:
+    text = (
+        GLOBAL_LOGGING
+        + BASE
+        + """
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: a.b
+      Runtime: python3.13
+      CodeUri: .
+      LoggingConfig: {LogFormat: Text, ApplicationLogLevel: DEBUG}
+  Ignoring:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: [LoggingConfig]
+    Properties:
+      Handler: a.b
+      Runtime: python3.13
+      CodeUri: .
+      LoggingConfig: {LogFormat: Text}
+"""
+    )
+    assert pairs(text, KeyPolicy=POLICY) == [("LAMBDA_AUTO_LOGGROUP", "Ignoring")]
