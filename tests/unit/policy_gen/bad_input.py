@@ -3,7 +3,7 @@
 Exit code 2, exactly one line on stderr, no traceback, nothing on stdout, and the
 working directory exactly as it was (devices, FIFOs and links are compared by what
 they are, never read). The child runs with its address space limited to
-:data:`MEMORY_LIMIT`, so input that would exhaust memory fails the test with a
+:data:`tests.unit.bounded_child.MEMORY_LIMIT`, so input that would exhaust memory fails the test with a
 MemoryError instead of taking the machine down, and a hang is ended by the timeout.
 """
 
@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tests.unit.bounded_child import python_command
+
 ROOT = Path(__file__).resolve().parents[3]
-MEMORY_LIMIT = 1 << 30  # a normal run needs well under half of this
 TIMEOUT = 60  # generous: a refusal takes well under two seconds (measured, not asserted)
 
 
@@ -29,11 +29,9 @@ class Refusal:
     seconds: float  # wall time of the child, for the record
 
 
-# ``python -m policy_gen`` with the address space limited first (in the child itself:
-# preexec_fn is unsafe when the test process runs threads).
-_LIMITED_MAIN = (
-    "import resource, runpy, sys\n"
-    f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))\n"
+# ``python -m policy_gen`` in a child with bounded memory.
+_POLICY_GEN = python_command(
+    "import runpy, sys\n"
     "sys.argv[0] = 'policy_gen'\n"
     "runpy.run_module('policy_gen', run_name='__main__', alter_sys=True)\n"
 )
@@ -68,7 +66,7 @@ def refused(cwd: Path, args: list[str], stdin: IO[bytes] | bytes | None = None) 
     )
     start = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", _LIMITED_MAIN, *args],
+        [*_POLICY_GEN, *args],
         cwd=cwd,
         input=stdin if isinstance(stdin, bytes) else None,
         stdin=None if isinstance(stdin, bytes) or stdin is None else stdin,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from sam_project.documents import (
     walk,
 )
 from sam_project.errors import UserError
+from tests.unit.bounded_child import python_command
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -67,8 +67,7 @@ def test_merge_key_bombs_are_refused_in_a_child_with_bounded_memory() -> None:
     for level in range(1, 10):
         lines.append(f"m{level}: &m{level} {{<<: [" + ", ".join([f"*m{level - 1}"] * 9) + "]}")
     code = (
-        "import resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+        "import sys\n"
         "from sam_project.documents import load_yaml\n"
         "from sam_project.errors import UserError\n"
         "try:\n"
@@ -77,7 +76,7 @@ def test_merge_key_bombs_are_refused_in_a_child_with_bounded_memory() -> None:
         "    print(error)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code],
+        python_command(code, 512 << 20),
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,

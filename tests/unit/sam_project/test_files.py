@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from sam_project import files
 from sam_project.errors import UserError
 from sam_project.files import read_regular_file, write_atomically
+from tests.unit.bounded_child import python_command
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -167,8 +167,6 @@ def test_a_huge_sparse_file_is_refused_after_limit_plus_one_bytes(tmp_path: Path
     with huge.open("wb") as stream:
         stream.truncate(64 << 30)
     code = (
-        "import resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
         "from sam_project.files import read_regular_file\n"
         "from sam_project.errors import UserError\n"
         "try:\n"
@@ -177,7 +175,7 @@ def test_a_huge_sparse_file_is_refused_after_limit_plus_one_bytes(tmp_path: Path
         "    print(error)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code],
+        python_command(code, 512 << 20),
         capture_output=True,
         text=True,
         timeout=120,
