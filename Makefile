@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
-        render-local build unit integration serve rehearse regions audit render deploy \
+        render-local build unit integration serve invoke rehearse regions audit render deploy \
         bench bench-quick load generate openapi clean
 
 help: ## list the targets
@@ -68,6 +68,11 @@ integration: build
 
 serve: build ## serve the built function on 127.0.0.1:3000 (no Docker)
 	$(PY) -m localapi serve
+
+EVENT ?= events/echo.json
+FUNCTION ?= ApiFunction
+invoke: build ## invoke the built function once with EVENT (default events/echo.json), no Docker
+	$(PY) -m localapi invoke $(FUNCTION) -e $(EVENT)
 
 rehearse: build ## deploy rehearsal on the embedded AWS emulator (moto)
 	$(PY) -m localapi rehearse
