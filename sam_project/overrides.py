@@ -108,9 +108,16 @@ def _regular_file(reference: str, path: Path) -> Path:
     try:
         info = path.stat()
     except OSError:
+        # samconfig names params/ENV.yaml before anything wrote it: say what writes it.
+        hint = (
+            f"; run `python -m policy_gen render --config-env {path.stem}` first, it writes "
+            "the key policy there"
+            if path.parent.name == "params"
+            else ""
+        )
         raise UserError(
             f"parameter file {FILE_PREFIX}{reference} was not found: expected an existing "
-            "YAML or TOML file"
+            f"YAML or TOML file{hint}"
         ) from None
     if not stat.S_ISREG(info.st_mode):
         raise UserError(
