@@ -35,8 +35,25 @@ class RefusedAssertion:
     description: str
 
 
+def _reads_deploy_time_value(resolver: Resolver, expression: Any) -> bool:
+    """Whether ``expression`` refers to a parameter CloudFormation resolves at deploy time
+    (an SSM parameter type: its Default is the parameter's name, not its value)."""
+    if isinstance(expression, list):
+        return any(_reads_deploy_time_value(resolver, item) for item in expression)
+    if not isinstance(expression, dict):
+        return False
+    name = expression.get("Ref")
+    declared = resolver.template.get("Parameters") or {}
+    spec = declared.get(name) if isinstance(name, str) else None
+    if isinstance(spec, Mapping) and str(spec.get("Type", "")).startswith("AWS::SSM::"):
+        return True
+    return any(_reads_deploy_time_value(resolver, item) for item in expression.values())
+
+
 def _decide(resolver: Resolver, expression: Any) -> bool | None:
     """True/False as CloudFormation would decide it; None when it cannot be known here."""
+    if _reads_deploy_time_value(resolver, expression):
+        return None
     if isinstance(expression, dict) and len(expression) == 1:
         ((name, argument),) = expression.items()
         if name in _ACCOUNT_FUNCTIONS:

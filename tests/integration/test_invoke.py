@@ -45,9 +45,7 @@ def event_runs() -> dict[str, subprocess.CompletedProcess[bytes]]:
     """Every event file invoked once, two at a time (this machine has two cores)."""
     _ensure_built()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = pool.map(
-            lambda name: run_invoke("ApiFunction", "-e", f"events/{name}.json"), EVENTS
-        )
+        runs = pool.map(lambda name: run_invoke("ApiFunction", "-e", f"events/{name}.json"), EVENTS)
         return dict(zip(EVENTS, runs, strict=True))
 
 

@@ -160,8 +160,15 @@ def test_check_template_agrees_on_the_command_line(tmp_path: Path) -> None:
 
 def test_rules_with_a_false_condition_or_unknowable_functions_refuse_nothing() -> None:
     template: dict[str, Any] = {
-        "Parameters": {"Env": {"Type": "String"}},
+        "Parameters": {
+            "Env": {"Type": "String"},
+            # As in CDK's bootstrap-version rule: the value is read from SSM at deploy time.
+            "Bootstrap": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk/v"},
+        },
         "Rules": {
+            "FromSsm": {
+                "Assertions": [{"Assert": {"Fn::Contains": [["6"], {"Ref": "Bootstrap"}]}}]
+            },
             "OnlyInProd": {
                 "RuleCondition": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
                 "Assertions": [{"Assert": {"Fn::Equals": ["a", "b"]}}],
