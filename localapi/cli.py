@@ -265,22 +265,15 @@ def cmd_serve(args: argparse.Namespace, ready_hint: Sequence[str] = ()) -> int:
 
     host = server.check_host(args.host)
     template = server.resolve_template(args.template)
-    config_file, config, overrides, source = _settings(args, "local_start_api")
+    shared, source = _shared_options(args, "local_start_api")
     opts = server.ServeOptions(
         template=template,
         host=host,
         port=args.port,
-        env_vars_file=args.env_vars.resolve() if args.env_vars else None,
-        env_vars=server.load_env_vars(args.env_vars),
-        parameter_overrides=overrides,
-        parameter_items=list(args.parameter_overrides),
         workers=args.workers,
-        engine=args.engine,
-        region=args.region or str(config.get("region") or "") or server.default_region(),
-        config_file=config_file.resolve() if config_file.is_file() else None,
-        config_env=args.config_env,
         parameter_source=source,
         ready_hint=tuple(ready_hint),
+        **shared,
     )
     try:
         return server.serve(opts)
@@ -289,13 +282,13 @@ def cmd_serve(args: argparse.Namespace, ready_hint: Sequence[str] = ()) -> int:
         return EXIT_START_FAILED
 
 
-def _settings(
-    args: argparse.Namespace, command: str
-) -> tuple[Path, dict[str, Any], dict[str, str], str]:
-    """samconfig file, its settings for ``command`` (``local_start_api``, ``local_invoke``),
-    the parameter values and where they came from, with SAM's precedence: a command-line
-    value replaces the samconfig one outright; both are read with SAM's syntax (the kit's
-    one parser, file:// included)."""
+def _shared_options(args: argparse.Namespace, command: str) -> tuple[dict[str, Any], str]:
+    """What ``serve`` and ``invoke`` take alike, and where the parameter values came from.
+
+    ``command`` names samconfig's section (``local_start_api``, ``local_invoke``). SAM's
+    precedence: a command-line value replaces the samconfig one outright; both are read
+    with SAM's syntax (the kit's one parser, file:// included).
+    """
     from localapi import server  # noqa: PLC0415 -- samcli import is slow; --help stays fast
 
     config_file: Path = args.config_file or Path("samconfig.toml")
@@ -303,16 +296,24 @@ def _settings(
         config_file, args.config_env, explicit=args.config_file is not None, command=command
     )
     if args.parameter_overrides:
-        return (
-            config_file,
-            config,
-            parse_parameter_overrides(args.parameter_overrides),
-            ("--parameter-overrides"),
-        )
-    if config.get("parameter_overrides"):
+        overrides = parse_parameter_overrides(args.parameter_overrides)
+        source = "--parameter-overrides"
+    elif config.get("parameter_overrides"):
         overrides = parse_parameter_overrides(config["parameter_overrides"])
-        return config_file, config, overrides, f"{config_file} [{args.config_env}]"
-    return config_file, config, {}, "template defaults"
+        source = f"{config_file} [{args.config_env}]"
+    else:
+        overrides, source = {}, "template defaults"
+    shared = {
+        "env_vars_file": args.env_vars.resolve() if args.env_vars else None,
+        "env_vars": server.load_env_vars(args.env_vars),
+        "parameter_overrides": overrides,
+        "parameter_items": list(args.parameter_overrides),
+        "engine": args.engine,
+        "region": args.region or str(config.get("region") or "") or server.default_region(),
+        "config_file": config_file.resolve() if config_file.is_file() else None,
+        "config_env": args.config_env,
+    }
+    return shared, source
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -320,19 +321,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from localapi import invoke, server  # noqa: PLC0415 -- samcli import is slow
 
     template = server.resolve_template(args.template)
-    config_file, config, overrides, _source = _settings(args, "local_invoke")
+    shared, _source = _shared_options(args, "local_invoke")
     opts = invoke.InvokeOptions(
-        template=template,
-        function=args.function,
-        event=args.event,
-        env_vars_file=args.env_vars.resolve() if args.env_vars else None,
-        env_vars=server.load_env_vars(args.env_vars),
-        parameter_overrides=overrides,
-        parameter_items=list(args.parameter_overrides),
-        engine=args.engine,
-        region=args.region or str(config.get("region") or "") or server.default_region(),
-        config_file=config_file.resolve() if config_file.is_file() else None,
-        config_env=args.config_env,
+        template=template, function=args.function, event=args.event, **shared
     )
     return invoke.invoke(opts)
 

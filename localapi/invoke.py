@@ -30,7 +30,9 @@ from localapi.server import (
     check_sam_version,
     choose_engine,
     hand_over_to_docker,
+    sam_local_options,
 )
+from sam_project.files import read_input
 
 #: Lambda's limit on a synchronous invocation's request payload (6 MB).
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -63,13 +65,7 @@ def docker_invoke_command(opts: InvokeOptions) -> list[str]:
     cmd += ["--template", str(opts.template), "--region", opts.region]
     if opts.event is not None:
         cmd += ["--event", opts.event]
-    if opts.config_file is not None:
-        cmd += ["--config-file", str(opts.config_file), "--config-env", opts.config_env]
-    if opts.env_vars_file is not None:
-        cmd += ["--env-vars", str(opts.env_vars_file)]
-    if opts.parameter_items:
-        cmd += ["--parameter-overrides", *opts.parameter_items]
-    return cmd
+    return cmd + sam_local_options(opts)
 
 
 def read_event(source: str | None, stdin: BinaryIO | None = None) -> str:
@@ -77,24 +73,8 @@ def read_event(source: str | None, stdin: BinaryIO | None = None) -> str:
     if source is None:
         return "{}"
     label = "stdin" if source == "-" else repr(source)
-    try:
-        if source == "-":
-            raw = (stdin or sys.stdin.buffer).read(MAX_EVENT_BYTES + 1)
-        else:
-            with open(source, "rb") as stream:
-                raw = stream.read(MAX_EVENT_BYTES + 1)
-    except IsADirectoryError:
-        raise LocalApiError(f"cannot read event {label}: it is a directory") from None
-    except OSError as error:
-        raise LocalApiError(
-            f"cannot read event {label}: {error.strerror or error} (expected a JSON file, "
-            "e.g. events/echo.json, or - for stdin)"
-        ) from None
-    if len(raw) > MAX_EVENT_BYTES:
-        raise LocalApiError(
-            f"event {label} is larger than {MAX_EVENT_BYTES} bytes, Lambda's limit for a "
-            "synchronous invocation"
-        )
+    expected = "a JSON event file of at most 6 MB (Lambda's limit), e.g. events/echo.json"
+    raw = read_input(source, "event", MAX_EVENT_BYTES, expected, stdin)
     try:
         text = raw.decode("utf-8-sig")
         json.loads(text)

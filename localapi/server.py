@@ -226,13 +226,20 @@ def docker_command(opts: ServeOptions) -> list[str]:
         "--warm-containers",
         "EAGER",
     ]
+    return cmd + sam_local_options(opts)
+
+
+def sam_local_options(opts: ServeOptions | Any) -> list[str]:
+    """The options every ``sam local`` command shares, from ``serve``'s or ``invoke``'s
+    options: samconfig file and environment, ``--env-vars``, ``--parameter-overrides``."""
+    found: list[str] = []
     if opts.config_file is not None:
-        cmd += ["--config-file", str(opts.config_file), "--config-env", opts.config_env]
+        found += ["--config-file", str(opts.config_file), "--config-env", opts.config_env]
     if opts.env_vars_file is not None:
-        cmd += ["--env-vars", str(opts.env_vars_file)]
+        found += ["--env-vars", str(opts.env_vars_file)]
     if opts.parameter_items:
-        cmd += ["--parameter-overrides", *opts.parameter_items]
-    return cmd
+        found += ["--parameter-overrides", *opts.parameter_items]
+    return found
 
 
 def choose_engine(requested: str) -> str | None:

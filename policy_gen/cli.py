@@ -18,6 +18,7 @@ from typing import Any
 from policy_gen import __version__
 from policy_gen.partitions import check_account, resolve_partition
 from sam_project.errors import OneLineArgumentParser, UserError
+from sam_project.files import read_input
 from sam_project.overrides import parse_parameter_overrides
 
 # A KMS key policy is at most 32 KiB; anything far larger is not a policy.
@@ -32,21 +33,7 @@ DEFAULT_CHECK_REGION = "us-east-1"
 def read_policy(source: str) -> object:
     """Read a JSON policy from a file or ``-`` (stdin) with a one-line error on failure."""
     label = "stdin" if source == "-" else repr(source)
-    try:
-        if source == "-":
-            raw = sys.stdin.buffer.read(MAX_POLICY_BYTES + 1)
-        else:
-            with open(source, "rb") as stream:
-                raw = stream.read(MAX_POLICY_BYTES + 1)
-    except IsADirectoryError:
-        raise UserError(f"cannot read policy {label}: it is a directory") from None
-    except OSError as error:
-        raise UserError(f"cannot read policy {label}: {error.strerror or error}") from None
-    if len(raw) > MAX_POLICY_BYTES:
-        raise UserError(
-            f"policy {label} is larger than {MAX_POLICY_BYTES} bytes: a KMS key policy is "
-            "at most 32 KiB"
-        )
+    raw = read_input(source, "policy", MAX_POLICY_BYTES, "a JSON key policy, at most 32 KiB")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -13,7 +13,9 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
+
+from sam_project.errors import UserError
 
 # The mode of a new file: what `touch` gives under the usual umask (mkstemp's own 0600
 # would make generated, committed files unreadable to others).
@@ -61,3 +63,31 @@ def publish_generated(
     write_atomically(path, text)
     print(f"{tool}: wrote {path}{detail}")
     return 0
+
+
+def read_input(
+    source: str, what: str, limit: int, expected: str, stdin: BinaryIO | None = None
+) -> bytes:
+    """The bytes of file ``source``, or of stdin for ``-``, at most ``limit`` of them.
+
+    ``what`` names the input in the one-line errors (``policy``, ``event``), ``expected``
+    says what it should be; reading one byte past the limit tells "too large" from
+    "exactly the limit" without reading an endless stream (a device, a pipe that never
+    closes) to its end.
+    """
+    label = "stdin" if source == "-" else repr(source)
+    try:
+        if source == "-":
+            raw = (stdin or sys.stdin.buffer).read(limit + 1)
+        else:
+            with open(source, "rb") as stream:
+                raw = stream.read(limit + 1)
+    except IsADirectoryError:
+        raise UserError(f"cannot read {what} {label}: it is a directory") from None
+    except OSError as error:
+        raise UserError(
+            f"cannot read {what} {label}: {error.strerror or error} (expected {expected})"
+        ) from None
+    if len(raw) > limit:
+        raise UserError(f"{what} {label} is larger than {limit} bytes: expected {expected}")
+    return raw

@@ -71,32 +71,30 @@ def repository(tmp_path: Path) -> Path:
     return repo
 
 
-def run_hooks(repo: Path) -> subprocess.CompletedProcess[str]:
+def run_hooks(repo: Path) -> tuple[int, str]:
+    """``pre-commit run --all-files`` in ``repo``: exit code and combined output."""
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home"),
     }
-    return subprocess.run(
-        [str(PRE_COMMIT), "run", "--all-files", "--color", "never"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    command = [str(PRE_COMMIT), "run", "--all-files", "--color", "never"]
+    with subprocess.Popen(
+        command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        output, _ = process.communicate(timeout=300)
+    return process.returncode, output
 
 
 def test_the_hook_passes_a_good_template_and_fails_a_broken_one(repository: Path) -> None:
-    passed = run_hooks(repository)
-    assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert "policy-gen check-template" in passed.stdout and "Passed" in passed.stdout
+    code, output = run_hooks(repository)
+    assert code == 0, output
+    assert "policy-gen check-template" in output and "Passed" in output
 
     (repository / "infra" / "template.yaml").write_text(json.dumps(_template(False), indent=2))
-    failed = run_hooks(repository)
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "Failed" in failed.stdout
-    assert "LOGGROUP_UNENCRYPTED [Logs]" in failed.stdout
-    assert "notes.json" not in failed.stdout
+    code, output = run_hooks(repository)
+    assert code == 1, output
+    assert "Failed" in output
+    assert "LOGGROUP_UNENCRYPTED [Logs]" in output
+    assert "notes.json" not in output

