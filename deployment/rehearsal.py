@@ -67,6 +67,7 @@ from deployment.tools import (
 )
 from deployment.translate import transform_template
 from policy_gen.environment import RenderedEnvironment
+from policy_gen.inject import RENDERED_PARAMETERS
 from sam_project.errors import UserError
 from sam_project.files import write_atomically
 from sam_project.overrides import parse_parameter_overrides
@@ -74,8 +75,6 @@ from sam_project.samconfig import load_environment
 
 DEFAULT_STACK_NAME = "secure-api-rehearsal"
 REAL_STACK_ENV = "AWS_SAM_STACK_NAME"
-# Parameters that policy_gen owns: never taken from samconfig for the rehearsal.
-POLICY_GEN_PARAMETERS = ("KeyPolicy", "PolicyAccountId", "PolicyRegion")
 
 BUILD_TIMEOUT = 900
 SAM_TIMEOUT = 600
@@ -85,6 +84,9 @@ SAM_TIMEOUT = 600
 class Options:
     project_root: Path
     stack_name: str = DEFAULT_STACK_NAME
+    # The stack name the key policy is rendered for (None: stack_name): deploying a
+    # parameter file rendered for one name under another, as `sam deploy --guided` can.
+    rendered_for_stack: str | None = None
     template: Path | None = None
     config_env: str = "default"
     keep: bool = False
@@ -140,7 +142,7 @@ class Rehearsal:
                 values = {
                     k: v
                     for k, v in environment.parameter_overrides.items()
-                    if k not in POLICY_GEN_PARAMETERS
+                    if k not in RENDERED_PARAMETERS
                 }
                 shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "no values"
                 details.append(f"samconfig env {self.options.config_env!r}: {shown}")
@@ -218,7 +220,7 @@ class Rehearsal:
                 self.options.config_env,
                 account=EMULATOR_ACCOUNT,
                 region=self.options.region,
-                stack_name=self.options.stack_name,
+                stack_name=self.options.rendered_for_stack or self.options.stack_name,
                 template=self.template,
                 project_root=self.options.project_root,
             )
@@ -423,11 +425,18 @@ def aws_rehearsal(options: Options, console: Console) -> tuple[Report, Target | 
                 f"{target.stack().get('StackStatus')}"
             )
         with step(report, console, "render key policy (policy_gen)") as details:
+            # The stack name its parameter file was rendered for (the log groups carry
+            # it), whatever the stack is called; a stack without one: its own name.
+            rendered_for = (
+                options.rendered_for_stack
+                or target.parameters().get("PolicyStackName")
+                or options.real_stack
+            )
             rendered = render_or_fail(
                 options.config_env,
                 account=str(report.account),
                 region=str(session.region_name),
-                stack_name=options.real_stack,
+                stack_name=rendered_for,
                 template=options.template or default_template(options.project_root),
                 project_root=options.project_root,
             )

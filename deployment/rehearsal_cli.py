@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import time
@@ -35,6 +34,7 @@ from deployment.rehearsal import (
     emulator_rehearsal,
 )
 from deployment.results import Report, write_report
+from policy_gen.inject import check_stack_name
 from policy_gen.partitions import partition_for_region
 from sam_project.errors import OneLineArgumentParser, UserError
 from sam_project.samconfig import load_environment
@@ -49,19 +49,13 @@ def _region(text: str) -> str:
     return text
 
 
-# CloudFormation's rule for stack names.
-_STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
-
-
 def _stack_name(text: str) -> str:
     """A name CloudFormation accepts, checked before the emulator starts (exit 2 otherwise):
     moto would take names AWS refuses."""
-    if not _STACK_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"invalid stack name {text!r}: expected a letter, then letters, digits and "
-            "hyphens, at most 128 characters"
-        )
-    return text
+    try:
+        return check_stack_name(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser(prog: str = "python -m deployment rehearse") -> argparse.ArgumentParser:
@@ -84,6 +78,14 @@ def build_parser(prog: str = "python -m deployment rehearse") -> argparse.Argume
         type=_stack_name,
         default=DEFAULT_STACK_NAME,
         help=f"emulator stack name (default: {DEFAULT_STACK_NAME})",
+    )
+    parser.add_argument(
+        "--rendered-for-stack",
+        type=_stack_name,
+        metavar="NAME",
+        help="render the key policy for stack NAME but deploy under --stack-name: what "
+        "`sam deploy --guided` with a stack name of one's own does with params/ENV.yaml "
+        "(default: the --stack-name)",
     )
     parser.add_argument(
         "--config-env",
@@ -132,6 +134,7 @@ def rehearse(args: argparse.Namespace, console: Console) -> int:
     options = Options(
         project_root=args.project_root.resolve(),
         stack_name=args.stack_name,
+        rendered_for_stack=args.rendered_for_stack,
         template=args.template,
         config_env=args.config_env,
         keep=args.keep,

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from localapi import __version__
 from localapi.build import cmd_build
@@ -47,6 +48,22 @@ SERVE_EPILOG = textwrap.dedent(
 )
 
 
+INVOKE_EPILOG = textwrap.dedent(
+    """\
+    The function runs in a worker process of its runtime's interpreter with the
+    template's environment (with --parameter-overrides), Lambda's AWS_* variables
+    with placeholder credentials and --env-vars overrides, as with `serve`; its
+    Timeout is enforced. A response with statusCode 4xx/5xx is a function that
+    returned: exit 0.
+
+    examples:
+      python -m localapi invoke ApiFunction -e events/echo.json
+      python -m localapi invoke -e - < events/health.json | jq .statusCode
+      make invoke EVENT=events/echo.json
+    """
+)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -65,8 +82,53 @@ def tcp_port(text: str) -> int:
     return value
 
 
+def _add_sam_local_options(parser: argparse.ArgumentParser, sam_command: str, section: str) -> None:
+    """The options ``serve`` and ``invoke`` share with ``sam local start-api``/``invoke``."""
+    parser.add_argument(
+        "--env-vars",
+        "-n",
+        type=Path,
+        metavar="FILE",
+        help='JSON overrides in SAM\'s format: {"FunctionLogicalId": {"VAR": "v"}, "Parameters": {...}}',
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameter values, e.g. EnvironmentSuffix=dev (also ParameterKey=K,ParameterValue=V)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "docker", "process"),
+        default="auto",
+        help=f"docker: hand over to `sam local {sam_command}`; process: worker processes; "
+        "auto (default): docker when `docker info` answers, else process",
+    )
+    parser.add_argument(
+        "--config-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"samconfig file whose [ENV.{section}] / [ENV.global] parameters apply, "
+        "as with sam (default: ./samconfig.toml when present)",
+    )
+    parser.add_argument(
+        "--config-env",
+        default="default",
+        metavar="ENV",
+        help="samconfig environment (default: default); --parameter-overrides replaces its "
+        "parameter_overrides, as on the sam command line",
+    )
+    parser.add_argument(
+        "--region",
+        default=None,
+        help="AWS_REGION the function sees (default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The CLI: ``serve`` and ``build``."""
+    """The CLI: ``serve``, ``invoke`` and ``build``."""
     parser = OneLineArgumentParser(
         prog="python -m localapi",
         description="Serve the SAM-built REST API on 127.0.0.1 like `sam local start-api`, without Docker.",
@@ -93,53 +155,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", "-p", type=tcp_port, default=3000, help="TCP port (default: 3000)")
     serve.add_argument(
-        "--env-vars",
-        "-n",
-        type=Path,
-        metavar="FILE",
-        help='JSON overrides in SAM\'s format: {"FunctionLogicalId": {"VAR": "v"}, "Parameters": {...}}',
-    )
-    serve.add_argument(
-        "--parameter-overrides",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="template parameter values, e.g. EnvironmentSuffix=dev (also ParameterKey=K,ParameterValue=V)",
-    )
-    serve.add_argument(
         "--workers",
         type=_positive_int,
         default=2,
         metavar="N",
         help="warm worker processes per function, started eagerly (default: 2)",
     )
-    serve.add_argument(
-        "--engine",
-        choices=("auto", "docker", "process"),
-        default="auto",
-        help="docker: hand over to `sam local start-api`; process: worker processes; "
-        "auto (default): docker when `docker info` answers, else process",
+    _add_sam_local_options(serve, "start-api", "local_start_api")
+
+    invoke = sub.add_parser(
+        "invoke",
+        help="invoke one built function once with an event, like `sam local invoke`",
+        description=(
+            "Invoke a built function once, in its own runtime's interpreter, exactly as "
+            "`serve` runs it (no Docker): the response JSON on stdout, the function's logs "
+            "and REPORT line on stderr. Exit 0 the function returned, 1 it raised, timed "
+            "out or crashed, 2 bad input."
+        ),
+        epilog=INVOKE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument(
-        "--config-file",
+    invoke.add_argument(
+        "function",
+        nargs="?",
+        metavar="FUNCTION_LOGICAL_ID",
+        help="the function to invoke (default: the template's only function)",
+    )
+    invoke.add_argument(
+        "--event",
+        "-e",
+        metavar="EVENT_FILE",
+        help="JSON event file, or - for stdin (default: no event, {})",
+    )
+    invoke.add_argument(
+        "--template",
+        "-t",
         type=Path,
-        default=None,
-        metavar="FILE",
-        help="samconfig file whose [ENV.local_start_api] / [ENV.global] parameters apply, "
-        "as with sam (default: ./samconfig.toml when present)",
+        default=Path(".aws-sam/build/template.yaml"),
+        help="built template (default: .aws-sam/build/template.yaml; run `python -m localapi build`)",
     )
-    serve.add_argument(
-        "--config-env",
-        default="default",
-        metavar="ENV",
-        help="samconfig environment (default: default); --parameter-overrides replaces its "
-        "parameter_overrides, as on the sam command line",
-    )
-    serve.add_argument(
-        "--region",
-        default=None,
-        help="AWS_REGION the function sees (default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
-    )
+    _add_sam_local_options(invoke, "invoke", "local_invoke")
 
     # Listed for --help only; localapi.__main__ hands them to the deployment package.
     sub.add_parser(
@@ -210,35 +265,15 @@ def cmd_serve(args: argparse.Namespace, ready_hint: Sequence[str] = ()) -> int:
 
     host = server.check_host(args.host)
     template = server.resolve_template(args.template)
-    config_file: Path = args.config_file or Path("samconfig.toml")
-    config = server.samconfig_parameters(
-        config_file, args.config_env, explicit=args.config_file is not None
-    )
-    # SAM's precedence: a command-line value replaces the samconfig one outright; both are
-    # read with SAM's syntax (the kit's one parser, file:// included).
-    if args.parameter_overrides:
-        overrides = parse_parameter_overrides(args.parameter_overrides)
-        source = "--parameter-overrides"
-    elif config.get("parameter_overrides"):
-        overrides = parse_parameter_overrides(config["parameter_overrides"])
-        source = f"{config_file} [{args.config_env}]"
-    else:
-        overrides, source = {}, "template defaults"
+    shared, source = _shared_options(args, "local_start_api")
     opts = server.ServeOptions(
         template=template,
         host=host,
         port=args.port,
-        env_vars_file=args.env_vars.resolve() if args.env_vars else None,
-        env_vars=server.load_env_vars(args.env_vars),
-        parameter_overrides=overrides,
-        parameter_items=list(args.parameter_overrides),
         workers=args.workers,
-        engine=args.engine,
-        region=args.region or str(config.get("region") or "") or server.default_region(),
-        config_file=config_file.resolve() if config_file.is_file() else None,
-        config_env=args.config_env,
         parameter_source=source,
         ready_hint=tuple(ready_hint),
+        **shared,
     )
     try:
         return server.serve(opts)
@@ -247,12 +282,60 @@ def cmd_serve(args: argparse.Namespace, ready_hint: Sequence[str] = ()) -> int:
         return EXIT_START_FAILED
 
 
+def _shared_options(args: argparse.Namespace, command: str) -> tuple[dict[str, Any], str]:
+    """What ``serve`` and ``invoke`` take alike, and where the parameter values came from.
+
+    ``command`` names samconfig's section (``local_start_api``, ``local_invoke``). SAM's
+    precedence: a command-line value replaces the samconfig one outright; both are read
+    with SAM's syntax (the kit's one parser, file:// included).
+    """
+    from localapi import server  # noqa: PLC0415 -- samcli import is slow; --help stays fast
+
+    config_file: Path = args.config_file or Path("samconfig.toml")
+    config = server.samconfig_parameters(
+        config_file, args.config_env, explicit=args.config_file is not None, command=command
+    )
+    if args.parameter_overrides:
+        overrides = parse_parameter_overrides(args.parameter_overrides)
+        source = "--parameter-overrides"
+    elif config.get("parameter_overrides"):
+        overrides = parse_parameter_overrides(config["parameter_overrides"])
+        source = f"{config_file} [{args.config_env}]"
+    else:
+        overrides, source = {}, "template defaults"
+    shared = {
+        "env_vars_file": args.env_vars.resolve() if args.env_vars else None,
+        "env_vars": server.load_env_vars(args.env_vars),
+        "parameter_overrides": overrides,
+        "parameter_items": list(args.parameter_overrides),
+        "engine": args.engine,
+        "region": args.region or str(config.get("region") or "") or server.default_region(),
+        "config_file": config_file.resolve() if config_file.is_file() else None,
+        "config_env": args.config_env,
+    }
+    return shared, source
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """``sam local invoke`` without Docker: validate, then run one invocation."""
+    from localapi import invoke, server  # noqa: PLC0415 -- samcli import is slow
+
+    template = server.resolve_template(args.template)
+    shared, _source = _shared_options(args, "local_invoke")
+    opts = invoke.InvokeOptions(
+        template=template, function=args.function, event=args.event, **shared
+    )
+    return invoke.invoke(opts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn expected errors into one line + exit 2."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "invoke":
+            return cmd_invoke(args)
         return cmd_build(args)
     except UserError as exc:
         print(f"localapi: error: {exc}", file=sys.stderr)

@@ -361,6 +361,11 @@ class Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=grace_s)
         self.kill()
+        # The last lines (END, REPORT) may still be in the pipes: let the log threads reach
+        # EOF so they are written before the caller exits (bounded: a grandchild process
+        # could hold the pipes open).
+        for thread in self._log_threads:
+            thread.join(timeout=grace_s)
 
     def _close_fds(self) -> None:
         if self._closed:

@@ -111,8 +111,10 @@ def check_host(host: str) -> str:
     return host
 
 
-def samconfig_parameters(config_file: Path, env: str, *, explicit: bool) -> dict[str, Any]:
-    """``sam local start-api``'s settings from samconfig.toml (its section, plus ``global``),
+def samconfig_parameters(
+    config_file: Path, env: str, *, explicit: bool, command: str = "local_start_api"
+) -> dict[str, Any]:
+    """A ``sam local`` command's settings from samconfig.toml (its section, plus ``global``),
     read by the kit's one samconfig reader. A missing default file is no config; a
     missing file the user named is an error.
     """
@@ -120,7 +122,7 @@ def samconfig_parameters(config_file: Path, env: str, *, explicit: bool) -> dict
         if explicit:
             raise LocalApiError(f"--config-file {config_file} not found")
         return {}
-    return command_settings(config_file, env, "local_start_api")
+    return command_settings(config_file, env, command)
 
 
 def load_env_vars(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -224,19 +226,45 @@ def docker_command(opts: ServeOptions) -> list[str]:
         "--warm-containers",
         "EAGER",
     ]
+    return cmd + sam_local_options(opts)
+
+
+def sam_local_options(opts: ServeOptions | Any) -> list[str]:
+    """The options every ``sam local`` command shares, from ``serve``'s or ``invoke``'s
+    options: samconfig file and environment, ``--env-vars``, ``--parameter-overrides``."""
+    found: list[str] = []
     if opts.config_file is not None:
-        cmd += ["--config-file", str(opts.config_file), "--config-env", opts.config_env]
+        found += ["--config-file", str(opts.config_file), "--config-env", opts.config_env]
     if opts.env_vars_file is not None:
-        cmd += ["--env-vars", str(opts.env_vars_file)]
+        found += ["--env-vars", str(opts.env_vars_file)]
     if opts.parameter_items:
-        cmd += ["--parameter-overrides", *opts.parameter_items]
-    return cmd
+        found += ["--parameter-overrides", *opts.parameter_items]
+    return found
 
 
-def hand_over_to_docker(opts: ServeOptions, reason: str) -> None:
-    """Replace this process with the real ``sam local start-api`` (same PID, same signals)."""
-    cmd = docker_command(opts)
-    print(f"localapi: engine docker ({reason}): {shlex.join(['sam', *cmd[1:]])}", flush=True)
+def choose_engine(requested: str) -> str | None:
+    """Why Docker's ``sam local`` takes over (``--engine docker``/``auto``), or None for the
+    process engine; ``--engine docker`` without a reachable engine is a one-line error."""
+    if requested == "process":
+        return None
+    if docker_available():
+        return "requested" if requested == "docker" else "auto: Docker engine reachable"
+    if requested == "docker":
+        raise LocalApiError(
+            "--engine docker: no Docker engine reachable (`docker info` failed); start Docker "
+            "or use --engine process"
+        )
+    return None
+
+
+def hand_over_to_docker(cmd: list[str], reason: str, stream: Any = None) -> None:
+    """Replace this process with the real ``sam local`` command (same PID, same signals,
+    same standard input); the line saying so goes to ``stream`` (default stdout)."""
+    print(
+        f"localapi: engine docker ({reason}): {shlex.join(['sam', *cmd[1:]])}",
+        file=stream or sys.stdout,
+        flush=True,
+    )
     env = dict(os.environ, SAM_CLI_TELEMETRY="0")
     os.execve(cmd[0], cmd, env)  # noqa: S606 -- the pinned sam, argv list, no shell
 
@@ -273,6 +301,7 @@ class ProcessServer:
         self.runtime = ProcessLambdaRuntime(self.worker_spec, workers=opts.workers, sink=self.sink)
         self.service: Any = None
         self.api_provider: Any = None
+        self.function_provider: Any = None
         self.stacks: list[Any] = []
         self.runner: Any = None
         self.routes: list[Any] = []
@@ -379,6 +408,16 @@ class ProcessServer:
     def load(self) -> None:
         """Read the template with SAM's providers and build SAM's runner around our runtime."""
         from samcli.lib.providers.api_provider import ApiProvider  # noqa: PLC0415
+
+        self.load_functions()
+        self.api_provider = ApiProvider(self.stacks, cwd=str(self.opts.template.parent))
+        self.routes = list(self.api_provider.api.routes)
+        if not self.routes:
+            raise LocalApiError(f"no API routes in {self.opts.template} (no Api/HttpApi events)")
+
+    def load_functions(self) -> None:
+        """The stacks (SAM's intrinsic resolution, Globals) and SAM's runner around our
+        runtime: everything ``invoke`` needs, and ``serve`` before its routes."""
         from samcli.lib.providers.sam_function_provider import SamFunctionProvider  # noqa: PLC0415
         from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415
 
@@ -393,14 +432,10 @@ class ProcessServer:
         except Exception as exc:  # SAM raises many types for a bad template
             raise LocalApiError(f"cannot load template {opts.template}: {exc}") from None
         self.stacks = stacks
-        function_provider = SamFunctionProvider(stacks)
-        self.api_provider = ApiProvider(stacks, cwd=cwd)
-        self.routes = list(self.api_provider.api.routes)
-        if not self.routes:
-            raise LocalApiError(f"no API routes in {opts.template} (no Api/HttpApi events)")
+        self.function_provider = SamFunctionProvider(stacks)
         self.runner = ProcessLambdaRunner(
             local_runtime=self.runtime,
-            function_provider=function_provider,
+            function_provider=self.function_provider,
             cwd=cwd,
             real_path=cwd,
             aws_region=opts.region,
@@ -543,14 +578,9 @@ def configure_logging() -> None:
 def serve(opts: ServeOptions) -> int:
     """Entry point of ``python -m localapi serve`` once options are validated."""
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
-    if opts.engine == "docker":
-        if not docker_available():
-            raise LocalApiError(
-                "--engine docker: no Docker engine reachable (`docker info` failed)"
-            )
-        hand_over_to_docker(opts, "requested")
-    elif opts.engine == "auto" and docker_available():
-        hand_over_to_docker(opts, "auto: Docker engine reachable")
+    docker_reason = choose_engine(opts.engine)
+    if docker_reason is not None:
+        hand_over_to_docker(docker_command(opts), docker_reason)
     check_sam_version()
     ensure_port_free(opts.host, opts.port)
     configure_logging()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_gen.partitions import Partition
+from policy_gen.rules import refused_assertions
 from policy_gen.template import (
     EncryptedLogGroup,
     Resolver,
@@ -92,6 +93,12 @@ def check_template(
 ) -> TemplateReport:
     """Every template finding plus a ``validate`` run per key."""
     report = TemplateReport()
+    for refused in refused_assertions(template, resolver):
+        message = (
+            f"CloudFormation would refuse this deploy before creating anything: rule "
+            f"{refused.rule} asserts {refused.description!r}"
+        )
+        report.findings.append((refused.rule, Finding("RULE_REFUSED", "error", message, None)))
     groups = encrypted_log_groups(template, resolver)
     _check_log_groups(template, resolver, groups, report)
     _check_functions(template, resolver, report)
@@ -152,7 +159,9 @@ def _check_log_groups(
                         "LOGGROUP_NAME_UNKNOWN",
                         "error",
                         f"log group {group.logical_id} has no name known before deploy ({group.name}): "
-                        "give it a LogGroupName so the key policy can name it",
+                        "pass the parameters its name uses with --parameter-overrides (e.g. "
+                        "file://params/default.yaml after policy_gen render), or give it a "
+                        "LogGroupName so the key policy can name it",
                         None,
                     ),
                 )

@@ -146,7 +146,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = validate(document, target)
     if args.strict:
         report = report.strict()
-    if args.format == "json":
+    if args.format == "sarif":
+        _print_sarif([(None, finding) for finding in report.findings], args.policy)
+    elif args.format == "json":
         _print_json(report.as_json())
     else:
         print(
@@ -194,6 +196,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_check_template(args: argparse.Namespace) -> int:
+    """Each template in turn (pre-commit passes several); the worst exit code."""
+    templates: list[str] = args.template
+    if len(templates) > 1 and args.format != "text":
+        raise UserError(
+            f"--format {args.format} takes one template: got {len(templates)}; run once per "
+            "template"
+        )
+    code = 0
+    for path in templates:
+        args.template = path
+        code = max(code, _check_one_template(args))
+    return code
+
+
+def _check_one_template(args: argparse.Namespace) -> int:
     from policy_gen.check_template import check_template
     from policy_gen.template import Resolver, load_template
 
@@ -215,7 +232,15 @@ def cmd_check_template(args: argparse.Namespace) -> int:
     report = check_template(template, resolver, partition)
     if args.strict:
         report = report.strict()
-    if args.format == "json":
+    if args.format == "sarif":
+        _print_sarif(
+            report.all_findings(),
+            args.template,
+            lambda locator, resource, finding: locator.template_finding(
+                resource, finding.statement
+            ),
+        )
+    elif args.format == "json":
         _print_json(report.as_json())
     else:
         print(
@@ -296,13 +321,38 @@ def cmd_audit(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------
 
 
-def _add_format(parser: argparse.ArgumentParser) -> None:
+def _add_format(parser: argparse.ArgumentParser, *, sarif: bool = False) -> None:
     parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "sarif") if sarif else ("text", "json"),
         default="text",
-        help="text (default, for people) or json (for scripts)",
+        help="text (default, for people) or json (for scripts)"
+        + (", or sarif (SARIF 2.1.0 for code scanning)" if sarif else ""),
     )
+
+
+def _print_sarif(
+    findings: Sequence[tuple[str | None, Any]], source: str, line_of: Any = None
+) -> None:
+    """Findings as SARIF 2.1.0, located in ``source`` (``-``: stdin, no location);
+    ``line_of(locator, resource, finding)`` finds a line, default the policy statement's."""
+    from policy_gen.locations import Locator
+    from policy_gen.sarif import sarif_log
+
+    if source == "-":
+        _print_json(sarif_log(findings, None, lambda resource, finding: None))
+        return
+    try:
+        locator = Locator.of_text(Path(source).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        locator = Locator(None)
+
+    def line(resource: str | None, finding: Any) -> int | None:
+        if line_of is None:
+            return locator.statement(finding.statement)
+        return int(line_of(locator, resource, finding) or 0) or None
+
+    _print_json(sarif_log(findings, source, line))
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -412,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target(validate)
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    _add_format(validate)
+    _add_format(validate, sarif=True)
     validate.set_defaults(handler=cmd_validate)
 
     explain = commands.add_parser(
@@ -433,7 +483,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit 0 valid, 1 findings with errors."
         ),
     )
-    check.add_argument("template", help="template file (YAML with short tags, or JSON)")
+    check.add_argument(
+        "template",
+        nargs="+",
+        help="template file(s): SAM or plain CloudFormation, YAML with short tags or JSON "
+        "(a CDK cdk.out/*.template.json too); several only with --format text",
+    )
     check.add_argument(
         "--region",
         help=f"deployment region (default: PolicyRegion parameter, else {DEFAULT_CHECK_REGION})",
@@ -455,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="parameter values, or file://params/ENV.yaml",
     )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    _add_format(check)
+    _add_format(check, sarif=True)
     check.set_defaults(handler=cmd_check_template)
 
     audit = commands.add_parser(

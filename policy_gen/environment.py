@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from policy_gen.inject import output_text, parameter_value, parameters
+from policy_gen.inject import (
+    check_stack_name,
+    output_text,
+    parameter_value,
+    parameters,
+    rendered_for,
+)
 from policy_gen.partitions import Partition, check_account, resolve_partition
 from policy_gen.render import render_policy
 from policy_gen.template import Resolver, Unresolved, encrypted_log_groups, load_template
@@ -49,6 +55,9 @@ class RenderedEnvironment:
     logs_principal: str
     key_logical_id: str
     log_groups: tuple[str, ...]
+    # Whether the template names its log groups after the PolicyStackName parameter
+    # (then the parameter file carries it), or after the stack name itself.
+    names_from_parameter: bool = False
 
     @property
     def valid(self) -> bool:
@@ -56,8 +65,13 @@ class RenderedEnvironment:
 
     @property
     def parameters(self) -> dict[str, str]:
-        """The template parameters SAM deploys with: KeyPolicy, PolicyAccountId, PolicyRegion."""
-        return parameters(self.policy, self.account, self.region)
+        """The template parameters SAM deploys with: KeyPolicy, PolicyAccountId, PolicyRegion,
+        and PolicyStackName when the template declares it."""
+        return parameters(self.policy, self.account, self.region, self._stack_parameter)
+
+    @property
+    def _stack_parameter(self) -> str | None:
+        return self.stack_name if self.names_from_parameter else None
 
     @property
     def parameter_bytes(self) -> int:
@@ -66,7 +80,10 @@ class RenderedEnvironment:
 
     def write(self, path: Path) -> None:
         """Write the SAM parameter file (.yaml) or the policy (.json), atomically."""
-        write_atomically(path, output_text(path, self.policy, self.account, self.region))
+        write_atomically(
+            path,
+            output_text(path, self.policy, self.account, self.region, self._stack_parameter),
+        )
 
 
 def _environment(config_file: Path, config_env: str) -> Environment:
@@ -99,6 +116,7 @@ def render_environment(
     stack = stack_name or env.stack_name
     if not stack:
         raise UserError("no stack name: pass --stack-name or set stack_name in samconfig.toml")
+    check_stack_name(stack)
     where = (
         region or env.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     )
@@ -111,6 +129,13 @@ def render_environment(
     document = load_template(str(template))
     declared = document.get("Parameters") or {}
     overrides = {k: v for k, v in overrides.items() if k in declared}
+    # What this render is for wins over any stale value: the log-group names of a
+    # template that names them after PolicyStackName come from this very render.
+    overrides.update(
+        (name, value)
+        for name, value in rendered_for(stack, account, where).items()
+        if name in declared
+    )
     resolver = Resolver.for_template(
         document,
         overrides,
@@ -146,6 +171,7 @@ def render_environment(
         logs_principal=logs_principal or target.logs_principal,
         key_logical_id=keys[0],
         log_groups=tuple(names),
+        names_from_parameter="PolicyStackName" in declared,
     )
 
 

@@ -117,9 +117,14 @@ def _parameter_file(reference: str, path: Path) -> Path:
 
 def _read_parameter_file(path: Path, reference: str) -> object:
     label = f"parameter file {FILE_PREFIX}{reference}"
-    text = read_text_file(
-        path, limit=MAX_PARAMETER_FILE_BYTES, what=label, expected="a small YAML or TOML file"
-    )
+    expected = "a small YAML or TOML file"
+    if path.parent.name == "params" and not path.exists():
+        # samconfig names params/ENV.yaml before anything wrote it: say what writes it.
+        expected += (
+            f"; run `python -m policy_gen render --config-env {path.stem}` first, it writes "
+            "the key policy there"
+        )
+    text = read_text_file(path, limit=MAX_PARAMETER_FILE_BYTES, what=label, expected=expected)
     if path.suffix.lower() != ".toml":
         return load_yaml(text, label)
     try:

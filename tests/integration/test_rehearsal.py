@@ -35,6 +35,10 @@ from deployment.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "rehearsal-it"
+# The run deploys, under STACK, a key policy rendered for samconfig's default stack
+# name: what `sam deploy --guided` with a stack name of one's own does with
+# params/default.yaml. The stack-name guard must make that deploy work.
+RENDERED_FOR = "secure-api-dev"
 RUN_TIMEOUT_S = 600
 
 # Where each check must run on moto 5.2.5 (see EMULATOR_GAPS).
@@ -129,7 +133,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     env.pop("AWS_SAM_STACK_NAME", None)  # this module always rehearses on the emulator
     command = [sys.executable, "-m", "deployment", "rehearse", "--stack-name", STACK]
-    command += ["--keep", "--report", str(report_path)]
+    command += ["--rendered-for-stack", RENDERED_FOR, "--keep", "--report", str(report_path)]
     completed = subprocess.run(
         command,
         cwd=REPO,
@@ -164,6 +168,22 @@ def test_the_rehearsal_passes(run: Run) -> None:
     assert run.report["mode"] == "emulator"
     assert (run.report["account"], run.report["region"]) == ("123456789012", "us-east-1")
     assert run.report["endpoint_url"].startswith("http://localhost:")
+
+
+def test_a_policy_rendered_for_another_stack_name_covers_the_log_groups(run: Run) -> None:
+    """The stack-name guard, by construction, on the emulator: the parameter file was
+    rendered for RENDERED_FOR and deployed as STACK; the log groups are named after the
+    rendered PolicyStackName, so the live key policy validates for the live groups."""
+    work = Path(run.report["work_dir"])
+    values = yaml.safe_load((work / "params" / "rehearsal.yaml").read_text())
+    assert values["PolicyStackName"] == RENDERED_FOR
+    assert run.checks["stack.status"]["detail"] == f"stack {STACK} is CREATE_COMPLETE"
+    target = Target(emulator_session(), STACK, endpoint_url=run.report["endpoint_url"])
+    names = {target.physical_id(logical) for logical in ("FunctionLogGroup", "AccessLogGroup")}
+    assert names == {f"/{RENDERED_FOR}/function", f"/{RENDERED_FOR}/api-access"}
+    validates = run.checks["kms.policy_validates"]
+    assert validates["status"] == "PASS", validates["detail"]
+    assert f"/{RENDERED_FOR}/function" in validates["detail"]
 
 
 @pytest.mark.parametrize("check_id", sorted(EXPECTED_WHERE))

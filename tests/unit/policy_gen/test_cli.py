@@ -308,7 +308,23 @@ def test_check_template_passes_on_our_template_with_the_rendered_policy(
     ]
 
 
-def test_check_template_for_another_stack_name_finds_logs_denied(rendered_params: Path) -> None:
-    result = check_template(rendered_params, "renamed")
+def test_check_template_under_another_stack_name_is_covered(rendered_params: Path) -> None:
+    """The stack-name guard: the log groups carry the rendered name under any stack name."""
+    result = check_template(rendered_params, "renamed", "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["keys"][0]["log_groups"] == [
+        "/secure-api-dev/function",
+        "/secure-api-dev/api-access",
+    ]
+
+
+def test_check_template_finds_a_hand_edited_policy_stack_name(
+    rendered_params: Path, tmp_path: Path
+) -> None:
+    edited = tmp_path / "edited.yaml"
+    text = rendered_params.read_text()
+    assert "'PolicyStackName': 'secure-api-dev'" in text
+    edited.write_text(text.replace("'PolicyStackName': 'secure-api-dev'", "'PolicyStackName': 'x'"))
+    result = check_template(edited, "secure-api-dev")
     assert result.returncode == 1
     assert "LOGS_DENIED" in result.stdout

@@ -152,13 +152,14 @@ def test_our_template_names_both_log_groups() -> None:
     template = load_template(ROOT / "template.yaml")
     r = Resolver.for_template(
         template,
-        {},
+        {"PolicyStackName": "secure-api-dev"},
         region="us-east-1",
         account="123456789012",
         partition="aws",
-        stack_name="secure-api-dev",
+        stack_name="any-other-name",
     )
     groups = encrypted_log_groups(template, r)
+    # Named after the rendered PolicyStackName, whatever the stack is called.
     assert sorted((g.logical_id, g.name) for g in groups) == [
         ("AccessLogGroup", "/secure-api-dev/api-access"),
         ("FunctionLogGroup", "/secure-api-dev/function"),

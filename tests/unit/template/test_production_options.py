@@ -35,6 +35,8 @@ def cfn() -> dict[str, Any]:
 
 
 def resolver(cfn: dict[str, Any], region: str = "eu-west-1", **params: str) -> Resolver:
+    # As policy_gen render writes it: the log groups are named after PolicyStackName.
+    params = {"PolicyStackName": "stk", **params}
     return Resolver.for_template(
         cfn, params, region=region, account="111122223333", partition="aws", stack_name="stk"
     )

@@ -60,7 +60,10 @@ def test_both_log_groups_are_encrypted_with_the_key_arn(cfn: dict[str, Any]) -> 
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
-        assert "AWS::StackName" in json.dumps(group["Properties"]["LogGroupName"])
+        # Named after the rendered PolicyStackName, never AWS::StackName: the key
+        # policy names the same value (the stack-name guard, test_stack_name_guard.py).
+        name = json.dumps(group["Properties"]["LogGroupName"])
+        assert "${PolicyStackName}" in name and "AWS::StackName" not in name
         assert group["DeletionPolicy"] == "Delete"
 
 
