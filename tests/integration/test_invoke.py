@@ -131,7 +131,10 @@ def test_a_failed_invocation_exits_1(
     [
         (["-t", str(FIXTURE_TEMPLATE)], "the template has 2 functions"),
         (["Nope", "-t", str(FIXTURE_TEMPLATE)], "function 'Nope' not found"),
-        (["-e", "events/missing.json"], "cannot read event 'events/missing.json'"),
+        (["-e", "events/missing.json"], "event 'events/missing.json' was not found"),
+        # A FIFO would block a plain read forever: refused before it is opened.
+        (["-e", "/dev/stdin"], "not a regular file"),
+        (["-e", "events"], "it is a directory"),
         (["-e", "README.md"], "event 'README.md' is not valid JSON"),
         (["-t", "nowhere/template.yaml"], "run sam build first"),
     ],
