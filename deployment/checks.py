@@ -1,4 +1,4 @@
-"""The 18 post-deploy checks and how one runs (``run_check``: every way it can
+"""The 20 post-deploy checks and how one runs (``run_check``: every way it can
 end becomes PASS, FAIL or NOT RUN). Each reads a ``Target``: live resources,
 or the transformed template for a known emulator gap (never against real AWS).
 """
@@ -34,6 +34,7 @@ from deployment.stack_spec import (
     EXPECTED_KEY_SPEC,
     EXPECTED_LOG_FORMAT,
     EXPECTED_RUNTIME,
+    EXPECTED_TRACING_MODE,
     FUNCTION_ID,
     KEY_ID,
     LOG_GROUPS,
@@ -264,6 +265,26 @@ def check_function_logging(target: Target) -> Outcome:
     )
 
 
+def check_function_tracing(target: Target) -> Outcome:
+    """Active tracing: Lambda records the function's segment (no SDK in the function)."""
+    live = (target.function_configuration().get("TracingConfig") or {}).get("Mode")
+    if target.uses_template_for("lambda-tracing-config"):
+        declared = target.template_properties(FUNCTION_ID).get("TracingConfig")
+        mode = declared.get("Mode") if isinstance(declared, dict) else None
+        return Outcome(
+            mode == EXPECTED_TRACING_MODE,
+            TEMPLATE,
+            f"{FUNCTION_ID}.TracingConfig.Mode={mode} (expected {EXPECTED_TRACING_MODE}); "
+            f"the emulator's GetFunction says Mode={live}",
+            gap="lambda-tracing-config",
+        )
+    return Outcome(
+        live == EXPECTED_TRACING_MODE,
+        target.live,
+        f"GetFunction TracingConfig.Mode={live} (expected {EXPECTED_TRACING_MODE})",
+    )
+
+
 def check_api_exists(target: Target) -> Outcome:
     api_id = target.physical_id(API_ID)
     paginator = target.client("apigateway").get_paginator("get_rest_apis")
@@ -345,6 +366,31 @@ def check_stage_access_logs(target: Target) -> Outcome:
         target.live,
         f"GetStage {stage_name}: accessLogSettings.destinationArn={destination} "
         f"(expected {expected})",
+    )
+
+
+def check_stage_tracing(target: Target) -> Outcome:
+    """X-Ray on the stage: API Gateway's segment starts the trace the function's joins."""
+    stage_name = target.parameter("EnvironmentSuffix")
+    if target.uses_template_for("apigateway-stage"):
+        target.physical_id(API_ID)  # the API itself must exist on the emulator
+        logical_id, properties = _template_stage(target)
+        enabled = TemplateValues(target).resolve(properties.get("TracingEnabled"))
+        return Outcome(
+            enabled is True,
+            TEMPLATE,
+            f"{logical_id}: TracingEnabled={enabled} (expected true); the emulator created "
+            "no stage",
+            gap="apigateway-stage",
+        )
+    stage = target.client("apigateway").get_stage(
+        restApiId=target.physical_id(API_ID), stageName=stage_name
+    )
+    enabled = stage.get("tracingEnabled")
+    return Outcome(
+        enabled is True,
+        target.live,
+        f"GetStage {stage_name}: tracingEnabled={enabled} (expected true)",
     )
 
 
@@ -450,12 +496,18 @@ CHECKS: tuple[Check, ...] = (
         "function logs JSON to its encrypted group",
         check_function_logging,
     ),
+    Check("lambda.tracing", "function traced by Lambda (X-Ray active)", check_function_tracing),
     Check("apigateway.api_exists", "REST API exists", check_api_exists),
     Check("apigateway.regional", "REST API is REGIONAL", check_api_regional),
     Check(
         "apigateway.stage_access_logs",
         "stage access logs go to the encrypted group",
         check_stage_access_logs,
+    ),
+    Check(
+        "apigateway.stage_tracing",
+        "stage traced by X-Ray (API Gateway -> Lambda)",
+        check_stage_tracing,
     ),
     Check("stack.outputs", "stack outputs complete", check_outputs),
 )
