@@ -50,6 +50,7 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
 
+from access_log import AccessLog
 from api_errors import (
     ERROR_CATALOG,
     INTERNAL_ERROR,
@@ -67,7 +68,6 @@ from aws_lambda_powertools.event_handler import (
     content_types,
 )
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from routes import ROUTERS
 from routing import RestApi
@@ -115,6 +115,7 @@ def _build_cors(settings: Settings) -> CORSConfig | None:
 
 
 logger: Final = Logger(service=settings.service_name)
+access_log: Final = AccessLog(logger)
 metrics: Final = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 app: Final = RestApi(cors=_build_cors(settings), debug=settings.debug)
 for _router in ROUTERS:
@@ -128,14 +129,18 @@ for _problem in settings.problems:
     logger.warning("Configuration problem", extra={"problem": _problem})
 
 
-def _request_id_of(event: Mapping[str, Any]) -> str:
+def _event_request_id(event: Mapping[str, Any]) -> str | None:
     """The API Gateway request id (``requestContext.requestId``), the id clients can quote."""
     request_context = event.get("requestContext")
     if isinstance(request_context, Mapping):
         request_id = request_context.get("requestId")
         if isinstance(request_id, str) and request_id:
             return request_id
-    return "unknown"
+    return None
+
+
+def _request_id_of(event: Mapping[str, Any]) -> str:
+    return _event_request_id(event) or "unknown"
 
 
 def _current_request_id() -> str:
@@ -273,6 +278,9 @@ def _error_code_of(response: Mapping[str, Any]) -> str | None:
 
 def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Resolve one API Gateway event into a response; never raises (see module docstring)."""
+    # What Powertools' correlation_id_path=API_GATEWAY_REST would set, without a JMESPath
+    # search per request.
+    logger.set_correlation_id(_event_request_id(event))
     try:
         response = app.resolve(event, context)
     except Exception:
@@ -286,14 +294,13 @@ def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
     # Method, path and outcome only: never headers, query strings or bodies.
     path = event.get("path")
-    logger.info(
-        "Request completed",
-        extra={
+    access_log.write(
+        {
             "http_method": event.get("httpMethod"),
             "path": path[:_MAX_LOGGED_PATH_CHARS] if isinstance(path, str) else None,
             "status_code": status,
             "error_code": error_code,
-        },
+        }
     )
     return response
 
@@ -301,15 +308,12 @@ def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def _compose_entry_point() -> LambdaHandler:
     """Wrap :func:`handle_request` in the Powertools decorators that apply.
 
-    Outermost first: the logger (correlation id = API Gateway request id, state cleared per
-    invocation, no event logging), then metrics (cold-start metric, flushed as EMF on stdout).
+    Outermost first: the logger (Lambda context keys, state cleared per invocation, no event
+    logging; the correlation id is set in :func:`handle_request`), then metrics (cold-start
+    metric, flushed as EMF on stdout).
     """
     handler: LambdaHandler = metrics.log_metrics(handle_request, capture_cold_start_metric=True)
-    return logger.inject_lambda_context(
-        handler,
-        correlation_id_path=correlation_paths.API_GATEWAY_REST,
-        clear_state=True,
-    )
+    return logger.inject_lambda_context(handler, clear_state=True)
 
 
 lambda_handler: Final = _compose_entry_point()
