@@ -265,23 +265,41 @@ def check_function_logging(target: Target) -> Outcome:
     )
 
 
+def _nested_setting(
+    target: Target,
+    *,
+    gap: str,
+    logical_id: str,
+    path: tuple[str, str],
+    live: object,
+    live_name: str,
+    expected: object,
+) -> Outcome:
+    """One nested property (``path``: property, key) read live, or declared on the
+    transformed template where the emulator is known to drop it (``gap``)."""
+    if target.uses_template_for(gap):
+        declared = target.template_properties(logical_id).get(path[0])
+        value = declared.get(path[1]) if isinstance(declared, dict) else None
+        return Outcome(
+            value == expected,
+            TEMPLATE,
+            f"{logical_id}.{'.'.join(path)}={value} (expected {expected}); the emulator's "
+            f"{live_name} says {live}",
+            gap=gap,
+        )
+    return Outcome(live == expected, target.live, f"{live_name}={live} (expected {expected})")
+
+
 def check_function_tracing(target: Target) -> Outcome:
     """Active tracing: Lambda records the function's segment (no SDK in the function)."""
-    live = (target.function_configuration().get("TracingConfig") or {}).get("Mode")
-    if target.uses_template_for("lambda-tracing-config"):
-        declared = target.template_properties(FUNCTION_ID).get("TracingConfig")
-        mode = declared.get("Mode") if isinstance(declared, dict) else None
-        return Outcome(
-            mode == EXPECTED_TRACING_MODE,
-            TEMPLATE,
-            f"{FUNCTION_ID}.TracingConfig.Mode={mode} (expected {EXPECTED_TRACING_MODE}); "
-            f"the emulator's GetFunction says Mode={live}",
-            gap="lambda-tracing-config",
-        )
-    return Outcome(
-        live == EXPECTED_TRACING_MODE,
-        target.live,
-        f"GetFunction TracingConfig.Mode={live} (expected {EXPECTED_TRACING_MODE})",
+    return _nested_setting(
+        target,
+        gap="lambda-tracing-config",
+        logical_id=FUNCTION_ID,
+        path=("TracingConfig", "Mode"),
+        live=(target.function_configuration().get("TracingConfig") or {}).get("Mode"),
+        live_name="GetFunction TracingConfig.Mode",
+        expected=EXPECTED_TRACING_MODE,
     )
 
 
@@ -302,21 +320,14 @@ def check_api_exists(target: Target) -> Outcome:
 
 def check_api_regional(target: Target) -> Outcome:
     api = target.client("apigateway").get_rest_api(restApiId=target.physical_id(API_ID))
-    live = (api.get("endpointConfiguration") or {}).get("types")
-    if target.uses_template_for("apigateway-endpoint-configuration"):
-        declared = target.template_properties(API_ID).get("EndpointConfiguration")
-        types = declared.get("Types") if isinstance(declared, dict) else None
-        return Outcome(
-            types == EXPECTED_ENDPOINT_TYPES,
-            TEMPLATE,
-            f"{API_ID}.EndpointConfiguration.Types={types}; the emulator's GetRestApi says "
-            f"types={live}",
-            gap="apigateway-endpoint-configuration",
-        )
-    return Outcome(
-        live == EXPECTED_ENDPOINT_TYPES,
-        target.live,
-        f"GetRestApi endpointConfiguration.types={live} (expected {EXPECTED_ENDPOINT_TYPES})",
+    return _nested_setting(
+        target,
+        gap="apigateway-endpoint-configuration",
+        logical_id=API_ID,
+        path=("EndpointConfiguration", "Types"),
+        live=(api.get("endpointConfiguration") or {}).get("types"),
+        live_name="GetRestApi endpointConfiguration.types",
+        expected=EXPECTED_ENDPOINT_TYPES,
     )
 
 

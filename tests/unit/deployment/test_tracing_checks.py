@@ -73,7 +73,7 @@ def test_both_tracing_checks_are_in_the_rehearsal() -> None:
 def test_function_tracing_passes_on_the_template(transformed: dict[str, Any]) -> None:
     result = _run("lambda.tracing", transformed)
     assert (result.status, result.where, result.gap) == (PASS, TEMPLATE, "lambda-tracing-config")
-    assert "Mode=Active" in result.detail and "Mode=PassThrough" in result.detail
+    assert "Mode=Active" in result.detail and "says PassThrough" in result.detail
 
 
 def test_function_tracing_fails_without_active_tracing(transformed: dict[str, Any]) -> None:
