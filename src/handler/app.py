@@ -1,10 +1,11 @@
 """Lambda entry point (``app.lambda_handler``) behind an API Gateway REST API proxy integration.
 
-This module only assembles the function: the Powertools Logger and Metrics, the resolver with every router of the :mod:`routes` package, the
-exception handlers, and the entry point that adds the standard headers and writes the
-access log. The routes themselves live in ``routes/``, one module per resource; what every
-route gets however it is declared (405 with ``Allow``, body rules) is attached in
-:mod:`routing`. Every response, success or error, is JSON and carries the security headers
+This module only assembles the function: the Powertools Logger and Metrics, the resolver
+with every router of the :mod:`routes` package, the exception handlers, and the entry
+point that adds the standard headers and writes the access log (:mod:`access_log`). The
+routes themselves live in ``routes/``, one module per resource; what every route gets
+however it is declared (405 with ``Allow``, body rules) is attached in :mod:`routing`.
+Every response, success or error, is JSON and carries the security headers
 in :data:`SECURITY_HEADERS`; every error uses the one shape defined in :mod:`api_errors`.
 
 Security choices worth knowing before editing:
@@ -22,7 +23,7 @@ Security choices worth knowing before editing:
   Powertools' Logger puts the request's ``xray_trace_id`` on every log line. The function
   bundles no tracing SDK: the AWS X-Ray SDK for Python is in maintenance mode (end of
   support 2027-02-25), its botocore dependency was 32 of the package's 45 MB, and it cost
-  about 30 ms of cold start and 120 us per request. Custom spans: the README's
+  about 25-30 ms of cold start and 120-140 us per request. Custom spans: the README's
   OpenTelemetry (ADOT layer) option.
 
 Environment variables (all optional):
