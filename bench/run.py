@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and the project
     sys.path[:] = [p for p in sys.path if p != _here]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.figures import cold_start, local_api, package, per_request, policy
+from bench.figures import cold_start, deps, local_api, package, per_request, policy
 from bench.figures.common import (
     BUILD_DIR,
     BUILT_FUNCTION,
@@ -179,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report(info, mode)
     say(f"{mode}; python3.13 = {python313}; {info['build_state']}")
 
-    ws = Workspace.create()
+    ws = Workspace.create(
+        deps.installed("baseline", deps.BASELINE_REQUIREMENTS),
+        deps.installed("runtime-sdk", deps.RUNTIME_SDK_REQUIREMENTS, compile_with=python313),
+    )
     info["build_bytecode"] = bytecode_state(python313, ws.code)
     say(f"build bytecode: {info['build_bytecode']}")
     timings: dict[str, float] = {}

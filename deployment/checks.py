@@ -1,4 +1,4 @@
-"""The 18 post-deploy checks and how one runs (``run_check``: every way it can
+"""The 20 post-deploy checks and how one runs (``run_check``: every way it can
 end becomes PASS, FAIL or NOT RUN). Each reads a ``Target``: live resources,
 or the transformed template for a known emulator gap (never against real AWS).
 """
@@ -34,6 +34,7 @@ from deployment.stack_spec import (
     EXPECTED_KEY_SPEC,
     EXPECTED_LOG_FORMAT,
     EXPECTED_RUNTIME,
+    EXPECTED_TRACING_MODE,
     FUNCTION_ID,
     KEY_ID,
     LOG_GROUPS,
@@ -264,6 +265,44 @@ def check_function_logging(target: Target) -> Outcome:
     )
 
 
+def _nested_setting(
+    target: Target,
+    *,
+    gap: str,
+    logical_id: str,
+    path: tuple[str, str],
+    live: object,
+    live_name: str,
+    expected: object,
+) -> Outcome:
+    """One nested property (``path``: property, key) read live, or declared on the
+    transformed template where the emulator is known to drop it (``gap``)."""
+    if target.uses_template_for(gap):
+        declared = target.template_properties(logical_id).get(path[0])
+        value = declared.get(path[1]) if isinstance(declared, dict) else None
+        return Outcome(
+            value == expected,
+            TEMPLATE,
+            f"{logical_id}.{'.'.join(path)}={value} (expected {expected}); the emulator's "
+            f"{live_name} says {live}",
+            gap=gap,
+        )
+    return Outcome(live == expected, target.live, f"{live_name}={live} (expected {expected})")
+
+
+def check_function_tracing(target: Target) -> Outcome:
+    """Active tracing: Lambda records the function's segment (no SDK in the function)."""
+    return _nested_setting(
+        target,
+        gap="lambda-tracing-config",
+        logical_id=FUNCTION_ID,
+        path=("TracingConfig", "Mode"),
+        live=(target.function_configuration().get("TracingConfig") or {}).get("Mode"),
+        live_name="GetFunction TracingConfig.Mode",
+        expected=EXPECTED_TRACING_MODE,
+    )
+
+
 def check_api_exists(target: Target) -> Outcome:
     api_id = target.physical_id(API_ID)
     paginator = target.client("apigateway").get_paginator("get_rest_apis")
@@ -281,21 +320,14 @@ def check_api_exists(target: Target) -> Outcome:
 
 def check_api_regional(target: Target) -> Outcome:
     api = target.client("apigateway").get_rest_api(restApiId=target.physical_id(API_ID))
-    live = (api.get("endpointConfiguration") or {}).get("types")
-    if target.uses_template_for("apigateway-endpoint-configuration"):
-        declared = target.template_properties(API_ID).get("EndpointConfiguration")
-        types = declared.get("Types") if isinstance(declared, dict) else None
-        return Outcome(
-            types == EXPECTED_ENDPOINT_TYPES,
-            TEMPLATE,
-            f"{API_ID}.EndpointConfiguration.Types={types}; the emulator's GetRestApi says "
-            f"types={live}",
-            gap="apigateway-endpoint-configuration",
-        )
-    return Outcome(
-        live == EXPECTED_ENDPOINT_TYPES,
-        target.live,
-        f"GetRestApi endpointConfiguration.types={live} (expected {EXPECTED_ENDPOINT_TYPES})",
+    return _nested_setting(
+        target,
+        gap="apigateway-endpoint-configuration",
+        logical_id=API_ID,
+        path=("EndpointConfiguration", "Types"),
+        live=(api.get("endpointConfiguration") or {}).get("types"),
+        live_name="GetRestApi endpointConfiguration.types",
+        expected=EXPECTED_ENDPOINT_TYPES,
     )
 
 
@@ -345,6 +377,31 @@ def check_stage_access_logs(target: Target) -> Outcome:
         target.live,
         f"GetStage {stage_name}: accessLogSettings.destinationArn={destination} "
         f"(expected {expected})",
+    )
+
+
+def check_stage_tracing(target: Target) -> Outcome:
+    """X-Ray on the stage: API Gateway's segment starts the trace the function's joins."""
+    stage_name = target.parameter("EnvironmentSuffix")
+    if target.uses_template_for("apigateway-stage"):
+        target.physical_id(API_ID)  # the API itself must exist on the emulator
+        logical_id, properties = _template_stage(target)
+        enabled = TemplateValues(target).resolve(properties.get("TracingEnabled"))
+        return Outcome(
+            enabled is True,
+            TEMPLATE,
+            f"{logical_id}: TracingEnabled={enabled} (expected true); the emulator created "
+            "no stage",
+            gap="apigateway-stage",
+        )
+    stage = target.client("apigateway").get_stage(
+        restApiId=target.physical_id(API_ID), stageName=stage_name
+    )
+    enabled = stage.get("tracingEnabled")
+    return Outcome(
+        enabled is True,
+        target.live,
+        f"GetStage {stage_name}: tracingEnabled={enabled} (expected true)",
     )
 
 
@@ -450,12 +507,18 @@ CHECKS: tuple[Check, ...] = (
         "function logs JSON to its encrypted group",
         check_function_logging,
     ),
+    Check("lambda.tracing", "function traced by Lambda (X-Ray active)", check_function_tracing),
     Check("apigateway.api_exists", "REST API exists", check_api_exists),
     Check("apigateway.regional", "REST API is REGIONAL", check_api_regional),
     Check(
         "apigateway.stage_access_logs",
         "stage access logs go to the encrypted group",
         check_stage_access_logs,
+    ),
+    Check(
+        "apigateway.stage_tracing",
+        "stage traced by X-Ray (API Gateway -> Lambda)",
+        check_stage_tracing,
     ),
     Check("stack.outputs", "stack outputs complete", check_outputs),
 )

@@ -46,8 +46,12 @@ EMULATOR_GAPS: dict[str, str] = {
         "AWS::Lambda::Function: moto's handler ignores Architectures (GetFunction says x86_64)"
     ),
     "lambda-logging-config": (
-        "AWS::Lambda::Function: moto's handler ignores LoggingConfig (and TracingConfig, "
-        "Tags): GetFunction has no LoggingConfig"
+        "AWS::Lambda::Function: moto's handler ignores LoggingConfig (and Tags): "
+        "GetFunction has no LoggingConfig"
+    ),
+    "lambda-tracing-config": (
+        "AWS::Lambda::Function: moto's handler ignores TracingConfig: GetFunction says "
+        "Mode=PassThrough whatever the template says"
     ),
     "apigateway-endpoint-configuration": (
         "AWS::ApiGateway::RestApi: moto stores EndpointConfiguration with CloudFormation's "

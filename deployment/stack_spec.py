@@ -16,6 +16,9 @@ EXPECTED_ARCHITECTURES = ["arm64"]
 EXPECTED_LOG_FORMAT = "JSON"
 EXPECTED_KEY_SPEC = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}
 EXPECTED_ENDPOINT_TYPES = ["REGIONAL"]
+# Service-level X-Ray tracing (the function bundles no tracing SDK): Lambda records the
+# function's segment, the stage records API Gateway's, so a trace shows API Gateway -> Lambda.
+EXPECTED_TRACING_MODE = "Active"
 REQUIRED_OUTPUTS = (
     "ApiUrl",
     "KmsKeyId",

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,19 +187,6 @@ def our_sources() -> tuple[str, ...]:
     )
 
 
-def _without_ours(root: Path) -> Callable[[str, list[str]], set[str]]:
-    """A copytree ``ignore`` that drops bytecode everywhere and our top-level entries of ``root``."""
-    ours = {name.split("/", 1)[0] for name in our_sources()}
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        dropped = {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
-        if Path(directory) == root:
-            dropped |= ours & set(names)
-        return dropped
-
-    return ignore
-
-
 @dataclass
 class Workspace:
     """Private copies of the build, so a concurrent ``sam build`` cannot change them mid-run.
@@ -210,15 +197,19 @@ class Workspace:
       unchecked-hash``) and SAM zips.
     * ``nopyc/`` is the same ``ApiFunction/`` with every ``__pycache__`` and ``*.pyc``
       removed: ours as it would ship without the precompile step.
-    * ``baseline/`` is the hello-pt starter as ``sam build`` ships it: the same
-      dependency versions (copied from ``ApiFunction/``), **no bytecode**, and the
-      baseline ``app.py`` instead of our modules.
+    * ``baseline/`` is the hello-pt starter as ``sam build`` ships it: its own
+      dependencies (Powertools with the ``[tracer]`` extra, at the same Powertools pin,
+      installed by :mod:`bench.figures.deps`), **no bytecode**, and the baseline
+      ``app.py``.
+    * ``runtime_sdk`` (outside the workspace, shared) stands in for the runtime's
+      ``/var/runtime`` (boto3, botocore): on ``sys.path`` after every handler's code.
     * ``pycache/`` is a ``pycache_prefix`` for the runs that measure a warm bytecode cache
       (with a prefix Python reads and writes bytecode only there and ignores
       ``__pycache__`` next to the sources).
     """
 
     root: Path
+    runtime_sdk: Path
 
     @property
     def build(self) -> Path:
@@ -242,24 +233,27 @@ class Workspace:
 
     def ours(self) -> HandlerSpec:
         """Ours as it ships: the build output with its precompiled bytecode."""
-        return HandlerSpec("ours", (self.code,), bytecode=True)
+        return HandlerSpec("ours", (self.code, self.runtime_sdk), bytecode=True)
 
     def ours_nopyc(self, name: str = "ours_nopyc") -> HandlerSpec:
         """Ours without the precompile step (the build output stripped of ``.pyc``)."""
-        return HandlerSpec(name, (self.nopyc,))
+        return HandlerSpec(name, (self.nopyc, self.runtime_sdk))
 
     def base(self) -> HandlerSpec:
         """The hello-pt starter as ``sam build`` ships it (no bytecode)."""
-        return HandlerSpec("baseline", (self.baseline,))
+        return HandlerSpec("baseline", (self.baseline, self.runtime_sdk))
 
     @classmethod
-    def create(cls) -> Workspace:
+    def create(cls, baseline_deps: Path, runtime_sdk: Path) -> Workspace:
+        """Copies of the build and of the baseline (``baseline_deps`` plus its ``app.py``)."""
         root = Path(tempfile.mkdtemp(prefix="bench-"))
-        ws = cls(root)
+        ws = cls(root, runtime_sdk)
         shutil.copytree(BUILD_DIR / "ApiFunction", ws.code)
         shutil.copy2(BUILD_DIR / "template.yaml", ws.build / "template.yaml")
         shutil.copytree(ws.code, ws.nopyc, ignore=NO_BYTECODE)
-        shutil.copytree(ws.code, ws.baseline, ignore=_without_ours(ws.code))
+        shutil.copytree(
+            baseline_deps, ws.baseline, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+        )
         shutil.copy2(BASELINE_SOURCE, ws.baseline / "app.py")
         ws.pycache.mkdir()
         for bare in (ws.nopyc, ws.baseline):

@@ -1,11 +1,11 @@
 """Lambda entry point (``app.lambda_handler``) behind an API Gateway REST API proxy integration.
 
-This module only assembles the function: the Powertools Logger, Metrics and (when tracing
-can happen) Tracer, the resolver with every router of the :mod:`routes` package, the
-exception handlers, and the entry point that adds the standard headers and writes the
-access log. The routes themselves live in ``routes/``, one module per resource; what every
-route gets however it is declared (405 with ``Allow``, body rules, tracing) is attached in
-:mod:`routing`. Every response, success or error, is JSON and carries the security headers
+This module only assembles the function: the Powertools Logger and Metrics, the resolver
+with every router of the :mod:`routes` package, the exception handlers, and the entry
+point that adds the standard headers and writes the access log (:mod:`access_log`). The
+routes themselves live in ``routes/``, one module per resource; what every route gets
+however it is declared (405 with ``Allow``, body rules) is attached in :mod:`routing`.
+Every response, success or error, is JSON and carries the security headers
 in :data:`SECURITY_HEADERS`; every error uses the one shape defined in :mod:`api_errors`.
 
 Security choices worth knowing before editing:
@@ -17,13 +17,14 @@ Security choices worth knowing before editing:
 * No error path can leak a stack trace: a catch-all exception handler answers an opaque 500
   (request id only) and logs the exception for operators; a last-resort ``try`` around
   the resolver covers failures outside the routes.
-* Cold start: the Tracer imports aws-xray-sdk (and, by default, patches botocore, which
-  imports it). It is only built when tracing can actually happen - in Lambda and not
-  disabled - so local runs, tests and functions with tracing off never import the SDK, and
-  it patches only :data:`TRACE_PATCH_MODULES` (none: the only outbound call, the optional
-  Secrets Manager read of :mod:`secret_config`, is cached and left untraced).
-  When it is built, it is built during init rather than on the first request: the cost is
-  the same, and init is what provisioned concurrency and SnapStart pre-pay.
+* Tracing is the services' own, not an SDK's: ``Tracing: Active`` on the function and
+  ``TracingEnabled`` on the API stage (template.yaml) give every sampled request an X-Ray
+  trace API Gateway -> Lambda (with the function's initialization and invocation), and
+  Powertools' Logger puts the request's ``xray_trace_id`` on every log line. The function
+  bundles no tracing SDK: the AWS X-Ray SDK for Python is in maintenance mode (end of
+  support 2027-02-25), its botocore dependency was 32 of the package's 45 MB, and it cost
+  about 25-30 ms of cold start and 120-140 us per request. Custom spans: the README's
+  OpenTelemetry (ADOT layer) option.
 
 Environment variables (all optional):
 
@@ -35,7 +36,6 @@ Environment variables (all optional):
 ``CORS_ALLOW_ORIGIN``            comma-separated allowed origins. Unset (default): no CORS
                                  headers at all, browsers on other origins cannot call the
                                  API. Allowed request headers are ``Content-Type, X-Api-Key``.
-``POWERTOOLS_TRACE_DISABLED``    ``true`` to skip building the Tracer (and its import cost).
 ``POWERTOOLS_LOGGER_LOG_EVENT``  keep ``false``: ``true`` writes whole events (headers,
                                  API keys, bodies) to the logs.
 ``CONFIG_SECRET_ARN``            ARN of a JSON secret read on ``GET /`` (cached); unset: no
@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
 
+from access_log import AccessLog
 from api_errors import (
     ERROR_CATALOG,
     INTERNAL_ERROR,
@@ -68,24 +69,15 @@ from aws_lambda_powertools.event_handler import (
     content_types,
 )
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from routes import ROUTERS
 from routing import RestApi
 from settings import Settings, settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
-
-# Libraries the X-Ray SDK instruments so outbound calls get their own subsegments. Empty:
-# the only outbound call is the optional, cached Secrets Manager read (secret_config), and
-# Powertools' default (patch everything that is installed) imports botocore at init, about
-# 80-100 ms of cold start, even when no secret is configured. To trace AWS (boto3) or HTTP
-# calls, list the libraries here, e.g. ("botocore",).
-TRACE_PATCH_MODULES: Final[tuple[str, ...]] = ()
 
 # Only what a browser client needs: the JSON body type and the API Gateway API key.
 CORS_ALLOW_HEADERS: Final = ("Content-Type", "X-Api-Key")
@@ -111,17 +103,6 @@ UNMATCHED_ERROR_CODES: Final = (NOT_FOUND, METHOD_NOT_ALLOWED)
 _MAX_LOGGED_PATH_CHARS: Final = 256
 
 
-def _build_tracer(settings: Settings) -> Tracer | None:
-    """The Tracer when tracing can happen, else ``None`` (and aws-xray-sdk is never imported)."""
-    if not settings.tracing_enabled:
-        return None
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - the import cost is the point
-
-    if not TRACE_PATCH_MODULES:
-        return Tracer(service=settings.service_name, auto_patch=False)
-    return Tracer(service=settings.service_name, patch_modules=TRACE_PATCH_MODULES)
-
-
 def _build_cors(settings: Settings) -> CORSConfig | None:
     """CORS only when origins are configured: no configuration means no CORS headers."""
     if not settings.cors_allow_origins:
@@ -135,9 +116,9 @@ def _build_cors(settings: Settings) -> CORSConfig | None:
 
 
 logger: Final = Logger(service=settings.service_name)
+access_log: Final = AccessLog(logger)
 metrics: Final = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
-tracer: Final = _build_tracer(settings)
-app: Final = RestApi(cors=_build_cors(settings), debug=settings.debug, tracer=tracer)
+app: Final = RestApi(cors=_build_cors(settings), debug=settings.debug)
 for _router in ROUTERS:
     app.include_router(_router)
 
@@ -149,14 +130,18 @@ for _problem in settings.problems:
     logger.warning("Configuration problem", extra={"problem": _problem})
 
 
-def _request_id_of(event: Mapping[str, Any]) -> str:
+def _event_request_id(event: Mapping[str, Any]) -> str | None:
     """The API Gateway request id (``requestContext.requestId``), the id clients can quote."""
     request_context = event.get("requestContext")
     if isinstance(request_context, Mapping):
         request_id = request_context.get("requestId")
         if isinstance(request_id, str) and request_id:
             return request_id
-    return "unknown"
+    return None
+
+
+def _request_id_of(event: Mapping[str, Any]) -> str:
+    return _event_request_id(event) or "unknown"
 
 
 def _current_request_id() -> str:
@@ -294,6 +279,9 @@ def _error_code_of(response: Mapping[str, Any]) -> str | None:
 
 def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Resolve one API Gateway event into a response; never raises (see module docstring)."""
+    # What Powertools' correlation_id_path=API_GATEWAY_REST would set, without a JMESPath
+    # search per request.
+    logger.set_correlation_id(_event_request_id(event))
     try:
         response = app.resolve(event, context)
     except Exception:
@@ -305,21 +293,15 @@ def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     error_code = _error_code_of(response)
     if status >= 500:
         metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
-    if tracer is not None:
-        # int is a numbers.Number at runtime; mypy does not model the numeric tower.
-        tracer.put_annotation(key="StatusCode", value=status)  # type: ignore[arg-type]
-        if error_code:
-            tracer.put_annotation(key="ErrorCode", value=error_code)
     # Method, path and outcome only: never headers, query strings or bodies.
     path = event.get("path")
-    logger.info(
-        "Request completed",
-        extra={
+    access_log.write(
+        {
             "http_method": event.get("httpMethod"),
             "path": path[:_MAX_LOGGED_PATH_CHARS] if isinstance(path, str) else None,
             "status_code": status,
             "error_code": error_code,
-        },
+        }
     )
     return response
 
@@ -327,18 +309,12 @@ def handle_request(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def _compose_entry_point() -> LambdaHandler:
     """Wrap :func:`handle_request` in the Powertools decorators that apply.
 
-    Outermost first: the logger (correlation id = API Gateway request id, state cleared per
-    invocation, no event logging), then the tracer when it exists (never records responses,
-    which echo client input), then metrics (cold-start metric, flushed as EMF on stdout).
+    Outermost first: the logger (Lambda context keys, state cleared per invocation, no event
+    logging; the correlation id is set in :func:`handle_request`), then metrics (cold-start
+    metric, flushed as EMF on stdout).
     """
     handler: LambdaHandler = metrics.log_metrics(handle_request, capture_cold_start_metric=True)
-    if tracer is not None:
-        handler = tracer.capture_lambda_handler(handler, capture_response=False)
-    return logger.inject_lambda_context(
-        handler,
-        correlation_id_path=correlation_paths.API_GATEWAY_REST,
-        clear_state=True,
-    )
+    return logger.inject_lambda_context(handler, clear_state=True)
 
 
 lambda_handler: Final = _compose_entry_point()

@@ -13,9 +13,6 @@ it was declared:
   :class:`~request_body.JsonBody` middleware) runs :class:`~request_body.JsonBody` first:
   content type, size, encoding and strict JSON, then its JSON Schema when it declares one.
   It is a Powertools route middleware, so a GET route runs exactly as Powertools runs it.
-* **Tracing.** When a Tracer exists, the route function runs in its own X-Ray subsegment
-  (``capture_response=False``: responses echo client input, which must not be copied into
-  trace metadata).
 * **Strict JSON everywhere.** ``current_event.json_body`` parses with
   :func:`request_body.parse_json_body` (no duplicate keys, no NaN), whichever route reads it.
 
@@ -37,7 +34,6 @@ from aws_lambda_powertools.event_handler.openapi.constants import (
 from request_body import JsonBody, parse_json_body
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.event_handler import CORSConfig
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.shared.types import AnyCallableT
@@ -137,10 +133,8 @@ class RestApi(APIGatewayRestResolver):
         *,
         cors: CORSConfig | None = None,
         debug: bool | None = None,
-        tracer: Tracer | None = None,
     ) -> None:
         super().__init__(cors=cors, debug=debug, json_body_deserializer=parse_json_body)
-        self.tracer = tracer
         self.route_table = RouteTable()
 
     @property
@@ -179,9 +173,6 @@ class RestApi(APIGatewayRestResolver):
         register_with_powertools = super().route
 
         def register(func: AnyCallableT) -> AnyCallableT:
-            handler: Callable[..., Any] = func
-            if self.tracer is not None:
-                handler = self.tracer.capture_method(capture_response=False)(func)
             for item in methods:
                 declared = list(middlewares or ())
                 body = next((m for m in declared if isinstance(m, JsonBody)), None)
@@ -209,7 +200,7 @@ class RestApi(APIGatewayRestResolver):
                     custom_response_validation_http_code,
                     status_code,
                     declared,
-                )(handler)
+                )(func)
             return func
 
         return register

@@ -46,7 +46,6 @@ class Settings:
     max_body_bytes: int
     cors_allow_origins: tuple[str, ...]
     debug: bool
-    tracing_enabled: bool
     problems: tuple[str, ...] = ()
     config_secret_arn: str = ""
 
@@ -82,24 +81,9 @@ class Settings:
             # event logging on top of POWERTOOLS_DEV, which on its own only means "verbose".
             debug=_env_flag(env, pt_constants.POWERTOOLS_DEV_ENV)
             and _env_flag(env, pt_constants.LOGGER_LOG_EVENT_ENV),
-            tracing_enabled=_tracing_possible(env),
             problems=tuple(problems),
             config_secret_arn=env.get(SECRET_ARN_ENV, "").strip(),
         )
-
-
-def _tracing_possible(env: Mapping[str, str]) -> bool:
-    """Whether a Tracer would do anything; mirrors Powertools' own auto-disable rules.
-
-    Powertools disables the Tracer when ``POWERTOOLS_TRACE_DISABLED`` is true or outside
-    Lambda (no ``LAMBDA_TASK_ROOT``, or under SAM CLI / Chalice local) - but only after
-    importing aws-xray-sdk. Deciding first lets us skip that import entirely.
-    """
-    if _env_flag(env, pt_constants.TRACER_DISABLED_ENV):
-        return False
-    if not env.get(pt_constants.LAMBDA_TASK_ROOT_ENV):
-        return False
-    return not (env.get(pt_constants.SAM_LOCAL_ENV) or env.get(pt_constants.CHALICE_LOCAL_ENV))
 
 
 # The container's configuration: environment variables cannot change during its life.

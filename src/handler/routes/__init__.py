@@ -5,7 +5,7 @@ Every module here whose name does not start with ``_`` must define ``router``, a
 (``@router.get``, ``@router.post(..., responses=...)``). app.py includes them all, in
 file-name order, so adding a resource is adding a module (see the README, "Add a route"):
 no list to keep in step, and nothing a route must do to get the security headers, 405
-handling, body rules or tracing (routing.RestApi attaches those to every route).
+handling or body rules (routing.RestApi attaches those to every route).
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ def test_defaults(app_module: ModuleType) -> None:
     assert settings.max_body_bytes == 10_240
     assert settings.cors_allow_origins == ()
     assert settings.debug is False
-    assert settings.tracing_enabled is False  # not in Lambda
     assert settings.problems == ()
 
 
@@ -48,26 +47,6 @@ def test_resolver_debug_needs_both_opt_ins(
     app_module: ModuleType, env: dict[str, str], expected: bool
 ) -> None:
     assert app_module.Settings.from_env(env).debug is expected
-
-
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        ({}, False),
-        ({"LAMBDA_TASK_ROOT": "/var/task"}, True),
-        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
-        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "0"}, True),
-        ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
-    ],
-)
-def test_tracing_decision_mirrors_powertools(
-    app_module: ModuleType, env: dict[str, str], expected: bool
-) -> None:
-    assert app_module.Settings.from_env(env).tracing_enabled is expected
-
-
-def test_shared_module_runs_without_tracer(app_module: ModuleType) -> None:
-    assert app_module.tracer is None
 
 
 # --------------------------------------------------------------------------- CORS
