@@ -44,6 +44,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from localapi.http_guard import InvokePayloadTooLarge, RequestGuard, invoke_too_large_answer
+from localapi.http_server import make_local_server
 from localapi.runner import (
     LogSink,
     ProcessLambdaRunner,
@@ -510,17 +512,35 @@ class ProcessServer:
             )
         return lines
 
-    def serve(self) -> None:
-        """Blocking: run SAM's Flask service until SIGINT/SIGTERM, then stop every worker."""
-        from samcli.local.docker.exceptions import ProcessSigTermException  # noqa: PLC0415
+    def guarded_app(self) -> RequestGuard:
+        """SAM's Flask app behind API Gateway's limits (:mod:`localapi.http_guard`).
 
+        SAM keeps the app in ``LocalApigwService._app`` (pinned by test_sam_contract);
+        an event over Lambda's invoke limit, raised by the runtime, is answered 413 there.
+        """
         assert self.service is not None, "build() first"
+        flask_app = self.service._app
+        flask_app.register_error_handler(InvokePayloadTooLarge, invoke_too_large_answer)
+        return RequestGuard(flask_app, self.api_provider.api.binary_media_types)
+
+    def serve(self) -> None:
+        """Blocking: serve SAM's Flask app until SIGINT/SIGTERM, then stop every worker.
+
+        Served by :func:`localapi.http_server.make_local_server` rather than SAM's
+        ``LocalApigwService.run`` (Flask's development server as is): same app, same
+        threads, hardened request handling.
+        """
+        assert self.service is not None, "build() first"
+        httpd = make_local_server(self.opts.host, self.opts.port, self.guarded_app())
         for line in self.banner():
             print(line, file=self.out)
         self.out.flush()
         threading.Thread(target=self._announce_ready, args=(self.base_url,), daemon=True).start()
-        with contextlib.suppress(KeyboardInterrupt, ProcessSigTermException):
-            self.service.run()
+        try:
+            with contextlib.suppress(KeyboardInterrupt), _sigterm_as_interrupt():
+                httpd.serve_forever()
+        finally:
+            httpd.server_close()
 
     def _announce_ready(self, url: str) -> None:
         deadline = time.monotonic() + 30

@@ -90,7 +90,10 @@ def test_constructor_and_method_signatures() -> None:
     contract(
         callable(getattr(LocalApigwService, "create", None)), "LocalApigwService.create is gone"
     )
-    contract(callable(getattr(LocalApigwService, "run", None)), "LocalApigwService.run is gone")
+    contract(
+        callable(getattr(LocalApigwService, "_request_handler", None)),
+        "LocalApigwService._request_handler (the Flask view localapi serves) is gone",
+    )
 
 
 def test_the_runner_calls_the_runtime_like_a_lambda_runtime() -> None:
@@ -141,6 +144,10 @@ def service_for(runtime: RecordingRuntime, template: Path = FIXTURE_TEMPLATE) ->
     )
     service.create()
     contract(hasattr(service, "_app"), "LocalApigwService no longer keeps its Flask app in _app")
+    contract(
+        isinstance(server.api_provider.api.binary_media_types, list),
+        "Api.binary_media_types (the guard's binary rule) is no longer a list",
+    )
     return service._app.test_client()
 
 
@@ -301,7 +308,10 @@ def test_failures_become_gateway_errors(payload: str | None, status: int, why: s
 
 
 def test_a_method_missing_on_an_explicit_route_falls_through_to_the_proxy() -> None:
-    """Differs from API Gateway (403 there): werkzeug tries /{proxy+} after /broken [GET]."""
+    """werkzeug tries /{proxy+} after /broken [GET], as API Gateway resolves a request on the
+    (resource, method) pair: measured on real REST APIs, a method the most specific resource
+    lacks goes to a greedy ``{proxy+}`` ANY (floci-io/floci#3399, ministackorg/ministack#1423).
+    """
     runtime = RecordingRuntime(ok_payload())
     response = service_for(runtime).post("/broken")
     contract(response.status_code == 201, f"POST /broken answered {response.status_code}")
