@@ -11,7 +11,8 @@ changes four things about werkzeug's handler:
 * the access log line has the method and the path, never the query string (tokens
   travel there) and never the raw request line of a malformed request;
 * http.server's error answers (malformed request line, headers too long) are
-  ``{"message": "<reason phrase>"}`` instead of an HTML page quoting the request;
+  ``{"message": "<reason phrase>"}`` with a status line, instead of an HTML page quoting
+  the request (without a status line when the version could not be parsed);
 * every connection has a socket timeout, so a client that stops sending holds a
   thread for :data:`SOCKET_TIMEOUT_S` at most.
 """
@@ -57,7 +58,13 @@ class LocalRequestHandler(WSGIRequestHandler):
         return environ
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The reason phrase only: http.server's messages quote the request line."""
+        """The reason phrase only: http.server's messages quote the request line.
+
+        A request line that could not be parsed leaves http.server assuming HTTP/0.9,
+        which would answer without a status line; the client gets one anyway.
+        """
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
         super().send_error(code)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,15 +59,43 @@ def _pid_alive(pid: int) -> bool:
         return not status.parent.exists()
 
 
+def children_of(pid: int) -> dict[int, str]:
+    """Direct children of ``pid`` and their state letter (``Z`` = zombie), from /proc."""
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may contain spaces and parentheses
+        state, ppid = text[text.rindex(")") + 2 :].split()[:2]
+        if int(ppid) == pid:
+            found[int(stat.parent.name)] = state
+    return found
+
+
+def _limit_address_space(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child, before exec
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
 @dataclass
 class LocalServer:
-    """One ``python -m localapi serve`` subprocess, its log file and its worker PIDs."""
+    """One ``python -m localapi serve`` subprocess, its log file and its worker PIDs.
+
+    ``address_space_limit``: an RLIMIT_AS for the server (and, inherited, its workers),
+    so a memory regression under attack ends in a MemoryError there, never in the
+    machine's out-of-memory killer.
+    """
 
     template: Path
     log_path: Path
     extra_args: list[str] = field(default_factory=list)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    address_space_limit: int | None = None
 
     @property
     def url(self) -> str:
@@ -80,6 +109,11 @@ class LocalServer:
         found = re.findall(r"warm worker\(s\), pids ([\d, ]+),", self.log())
         return [int(pid) for group in found for pid in group.split(", ") if pid]
 
+    def children(self) -> dict[int, str]:
+        """The server's child processes (its workers) and their states."""
+        assert self.proc is not None
+        return children_of(self.proc.pid)
+
     def start(self, ready_path: str = "/") -> None:
         self.port = free_port()
         cmd = [
@@ -90,9 +124,19 @@ class LocalServer:
             *self.extra_args,
         ]  # fmt: skip
         env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+        limit = None
+        if self.address_space_limit is not None:
+            # Few malloc arenas: the address space then tracks memory use, not thread count.
+            env["MALLOC_ARENA_MAX"] = "2"
+            limit = _limit_address_space(self.address_space_limit)
         with self.log_path.open("wb") as sink:
             self.proc = subprocess.Popen(
-                cmd, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env
+                cmd,
+                cwd=REPO,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=limit,  # noqa: PLW1509 -- setrlimit only, before exec
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
