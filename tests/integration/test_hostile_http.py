@@ -181,8 +181,11 @@ def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 
 def head(method: str, path: str, *headers: str) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *headers, "", ""]
-    return "\r\n".join(lines).encode("latin-1")
+    """A request head carrying the marker in the query string and a header: no refusal
+    may quote it."""
+    target = f"{path}?token={MARKER}"
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"X-Note: {MARKER}", *headers]
+    return "\r\n".join([*lines, "", ""]).encode("latin-1")
 
 
 def assert_too_large(status: int, headers: dict[str, str], body: bytes) -> None:
