@@ -469,6 +469,26 @@ class ProcessServer:
             stderr=StreamWriter(sys.stderr, auto_flush=True),
         )
         self.service.create()
+        self._route_head_like_api_gateway()
+
+    def _route_head_like_api_gateway(self) -> None:
+        """No HEAD where the template declares none (``HEAD /health`` was a 502).
+
+        werkzeug lets HEAD match every GET rule, but SAM keeps a route only for the
+        methods the template declares, so ``HEAD /health`` (GET only) found no function
+        and SAM answered 502. API Gateway resolves a request on the (resource, method)
+        pair and sends it on to a less specific resource that has the method, such as
+        ``/{proxy+}`` with ANY; without the implicit HEAD, werkzeug does the same.
+        """
+        from samcli.local.apigw.path_converter import PathConverter  # noqa: PLC0415
+
+        declared: dict[str, set[str]] = {}
+        for route in self.routes:
+            path = PathConverter.convert_path_to_flask(route.path)
+            declared.setdefault(path, set()).update(m.upper() for m in route.methods)
+        for rule in self.service._app.url_map.iter_rules():
+            if rule.methods and "HEAD" not in declared.get(rule.rule, {"HEAD"}):
+                rule.methods.discard("HEAD")
 
     @property
     def base_url(self) -> str:

@@ -181,6 +181,29 @@ def test_wrong_method_is_405_with_allow(
     assert response.headers["Allow"] == allow
 
 
+def test_head_where_the_template_declares_only_get_is_the_functions_405(
+    http: requests.Session, api: ApiTarget
+) -> None:
+    """API Gateway sends HEAD /health (GET only) on to /{proxy+} ANY; SAM's local API
+    answered 502 until localapi routed it the same way."""
+    response = http.head(api.url("/health"), timeout=TIMEOUT)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+@pytest.mark.parametrize("path", ["/", "/health", "/echo"])
+def test_a_method_api_gateway_does_not_route_gets_its_403(
+    http: requests.Session, api: ApiTarget, method: str, path: str
+) -> None:
+    """ANY is DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT: no resource has another
+    method, and API Gateway answers 403 Missing Authentication Token (so does SAM's local
+    emulation), whether or not an API key is sent."""
+    response = http.request(method, api.url(path), timeout=TIMEOUT)
+    assert response.status_code == 403, response.text[:300]
+    assert response.json() == {"message": "Missing Authentication Token"}
+
+
 def test_error_request_id_matches_a_fresh_id_each_time(
     http: requests.Session, api: ApiTarget
 ) -> None:
