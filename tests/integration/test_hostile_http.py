@@ -19,7 +19,8 @@ The probes, and what each got before localapi.http_guard / localapi.http_server:
   ``ProtocolError`` traceback at 70 MB. Now 413 (the kit's error shape) before the body
   is read.
 * ``Content-Length: 100000000000000000000``: a thread held until the client gave up.
-  Now 413 before any body byte is sent.
+  Now 413 before any body byte is sent, and the connection let go of within seconds; a
+  client that goes silent mid-request is dropped after 30 s.
 * bodies that are not UTF-8: 502 from the event builder. Now the function's own answer.
 * a token in the query string was in the access log, and a malformed request line was
   logged and echoed back. Now neither.
@@ -54,6 +55,8 @@ HEALTH_EVERY_S = 0.1
 SAMPLE_EVERY_S = 0.02
 SOCKET_TIMEOUT_S = 20.0  # a hung exchange fails the test instead of blocking it
 GATEWAY_LIMIT = 10 * MIB  # API Gateway's payload limit, as localapi.http_guard has it
+SERVER_SOCKET_TIMEOUT_S = 30.0  # localapi.http_server.SOCKET_TIMEOUT_S
+DRAIN_DEADLINE_S = 10.0  # well past the 2 s drain after a refusal, well short of 30 s
 MARKER = "hostile-marker-5d1e"
 
 
@@ -279,6 +282,24 @@ def test_an_absurd_content_length_is_refused_at_once(target: LocalServer) -> Non
     with under_attack(target), connect(target) as sock:
         sock.sendall(head("POST", "/echo", "Content-Length: 100000000000000000000") + b"abc")
         assert_too_large(*read_answer(sock))  # the client keeps the connection open
+        # ... and the server lets go of it soon after (it drains, but not for 30 s).
+        sock.settimeout(DRAIN_DEADLINE_S)
+        assert sock.recv(1024) == b""
+
+
+def test_a_silent_client_holds_a_connection_for_the_socket_timeout_at_most(
+    target: LocalServer,
+) -> None:
+    """Half a request line, or half a body, then silence: closed (or 408) after 30 s."""
+    with under_attack(target, linger_s=0.0), connect(target) as line, connect(target) as body:
+        line.sendall(b"GET /health?token=" + MARKER.encode())
+        body.sendall(head("POST", "/echo", "Content-Length: 100") + b"0123456789")
+        started = time.monotonic()
+        line.settimeout(SERVER_SOCKET_TIMEOUT_S + 15)
+        assert line.recv(1024) == b""
+        status, _, answer = read_answer(body)
+        assert status == 408 and json.loads(answer) == {"message": "Request Timeout"}
+        assert time.monotonic() - started < SERVER_SOCKET_TIMEOUT_S + 15
 
 
 def test_a_body_at_the_gateway_limit_is_not_refused_by_the_gateway_check(
@@ -342,7 +363,9 @@ def test_a_big_body_that_is_not_utf8_is_413_not_5xx(target: LocalServer) -> None
             timeout=SOCKET_TIMEOUT_S,
         )
     assert response.status_code == 413, response.text[:300]
-    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    error = response.json()["error"]
+    assert error["code"] == "PAYLOAD_TOO_LARGE"
+    assert "6291456 bytes Lambda accepts" in error["message"]  # not the function's own 413
 
 
 def test_the_function_gets_the_text_api_gateway_would_hand_it(fixture_server: LocalServer) -> None:
