@@ -60,6 +60,8 @@ MAX_TRAILER_LINES: Final = 32
 #: After a refusal the server still drains what the client sends (so the client can
 #: read the answer); a client that stops sending is dropped after this long.
 REFUSED_DRAIN_TIMEOUT_S: Final = 2.0
+#: Environ key of a callable the server puts there: read nothing more from this client.
+DISCARD_INPUT: Final = "localapi.discard_input"
 
 _HEX_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _MAX_LOGGED_PATH_CHARS: Final = 256
@@ -341,8 +343,11 @@ class RequestGuard:
             refused.status,
             refused,
         )
+        discard = environ.get(DISCARD_INPUT)
         sock = environ.get("werkzeug.socket")
-        if sock is not None:  # what the client still sends is drained, but not forever
+        if isinstance(refused, BodyTimeout) and discard is not None:
+            discard()  # the connection timed out: nothing more can be read from it
+        elif sock is not None:  # what the client still sends is drained, but not forever
             sock.settimeout(REFUSED_DRAIN_TIMEOUT_S)
         body = refused.document()
         start_response(refused.status_line, answer_headers(body))

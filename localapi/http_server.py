@@ -14,17 +14,19 @@ changes four things about werkzeug's handler:
   ``{"message": "<reason phrase>"}`` with a status line, instead of an HTML page quoting
   the request (without a status line when the version could not be parsed);
 * every connection has a socket timeout, so a client that stops sending holds a
-  thread for :data:`SOCKET_TIMEOUT_S` at most.
+  thread for :data:`SOCKET_TIMEOUT_S` at most (and after it timed out mid-body, nothing
+  more is read from it: :meth:`LocalRequestHandler.discard_input`).
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, DechunkedInput, WSGIRequestHandler, make_server
 
-from localapi.http_guard import ChunkedReader, RequestGuard, loggable_path
+from localapi.http_guard import DISCARD_INPUT, ChunkedReader, RequestGuard, loggable_path
 
 #: Longest silence from a client (request line, headers, body, or reading the answer).
 #: API Gateway's own integration timeout is 29 s; a client silent for longer is gone.
@@ -55,7 +57,17 @@ class LocalRequestHandler(WSGIRequestHandler):
         environ: dict[str, Any] = super().make_environ()
         if isinstance(environ.get("wsgi.input"), DechunkedInput):
             environ["wsgi.input"] = ChunkedReader(self.rfile)
+        environ[DISCARD_INPUT] = self.discard_input
         return environ
+
+    def discard_input(self) -> None:
+        """Read nothing more from this client (its connection timed out mid-body).
+
+        After the answer werkzeug drains what the client still sends; from a socket file
+        that timed out, that read raises and werkzeug logs a traceback.
+        """
+        self.rfile.close()
+        self.rfile = io.BytesIO()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The reason phrase only: http.server's messages quote the request line.
