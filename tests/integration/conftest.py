@@ -16,6 +16,7 @@ the ``x-api-key`` header anyway so the same tests pass against a real stack.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import resource
@@ -154,6 +155,16 @@ class LocalServer:
             f"localapi serve did not answer within {START_TIMEOUT_S:.0f} s:\n{self.log()[-4000:]}"
         )
 
+    @contextlib.contextmanager
+    def running(self, ready_path: str = "/") -> Iterator[LocalServer]:
+        """Started, yielded, then stopped by PID; fails if a worker process outlives it."""
+        self.start(ready_path)
+        try:
+            yield self
+        finally:
+            leftovers = self.stop()
+        assert leftovers == [], f"worker processes left behind: {leftovers}"
+
     def stop(self) -> list[int]:
         """SIGTERM by PID (SIGKILL if it lingers); return worker PIDs still alive (should be none)."""
         pids = self.worker_pids()
@@ -232,14 +243,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiTarget]:
         return
     _ensure_built()
     server = LocalServer(BUILT_TEMPLATE, tmp_path_factory.mktemp("localapi") / "server.log")
-    server.start(ready_path="/health")
-    try:
+    with server.running(ready_path="/health"):
         yield ApiTarget(
             base_url=server.url, api_key="local-key-not-enforced", local=True, server=server
         )
-    finally:
-        leftovers = server.stop()
-    assert leftovers == [], f"worker processes left behind: {leftovers}"
 
 
 @pytest.fixture
@@ -267,9 +274,5 @@ def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSe
             str(FIXTURE_TEMPLATE.parent / "samconfig.toml"),
         ],
     )
-    server.start(ready_path="/pid")
-    try:
+    with server.running(ready_path="/pid"):
         yield server
-    finally:
-        leftovers = server.stop()
-    assert leftovers == [], f"worker processes left behind: {leftovers}"

@@ -127,7 +127,8 @@ def test_secrets_stay_out_of_the_local_api_log(api: ApiTarget) -> None:
 def _extra_server(
     tmp_path_factory: pytest.TempPathFactory, api: ApiTarget, name: str, extra: list[str]
 ) -> LocalServer:
-    """The built function again (the `api` fixture made the build), one worker, ``extra``."""
+    """The built function again (the `api` fixture made the build), one worker, ``extra``;
+    not started yet (``with server.running(...)``)."""
     if not api.local or api.server is None:
         pytest.skip("local only")
     from tests.integration.conftest import LocalServer
@@ -136,13 +137,7 @@ def _extra_server(
     server = LocalServer(
         api.server.template, directory / "server.log", extra_args=["--workers", "1", *extra]
     )
-    server.start(ready_path="/health")
     return server
-
-
-def _stop(server: LocalServer) -> None:
-    leftovers = server.stop()
-    assert leftovers == [], f"worker processes left behind: {leftovers}"
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +146,8 @@ def debug_server(tmp_path_factory: pytest.TempPathFactory, api: ApiTarget) -> It
     server = _extra_server(
         tmp_path_factory, api, "debug", ["--parameter-overrides", "LogLevel=DEBUG"]
     )
-    try:
+    with server.running(ready_path="/health"):
         yield server
-    finally:
-        _stop(server)
 
 
 def test_secrets_stay_out_of_the_log_at_debug_level(debug_server: LocalServer) -> None:
@@ -169,11 +162,11 @@ def test_the_capture_sees_a_leak_when_events_are_logged(
     env_vars = tmp_path_factory.mktemp("log-event") / "env.json"
     env_vars.write_text(json.dumps({"ApiFunction": {"POWERTOOLS_LOGGER_LOG_EVENT": "true"}}))
     server = _extra_server(tmp_path_factory, api, "log-event", ["--env-vars", str(env_vars)])
-    try:
-        with pytest.raises(AssertionError, match="secrets in the function's log"):
-            _check(server, server.url)
-    finally:
-        _stop(server)
+    with (
+        server.running(ready_path="/health"),
+        pytest.raises(AssertionError, match="secrets in the function's log"),
+    ):
+        _check(server, server.url)
 
 
 def test_the_leak_check_would_see_a_leak() -> None:
