@@ -19,18 +19,19 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.unit.bounded_child import python_command
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_TEMPLATE = REPO / ".aws-sam" / "build" / "template.yaml"
@@ -75,11 +76,15 @@ def children_of(pid: int) -> dict[int, str]:
     return found
 
 
-def _limit_address_space(limit: int) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child, before exec
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
+def bounded_python(args: list[str], memory: int) -> list[str]:
+    """``python -m args...`` in a child that limits its own address space first (the
+    kit's bounded-child helper; ``preexec_fn`` is unsafe with threads in the test run)."""
+    module, *argv = args
+    code = (
+        f"import runpy, sys\nsys.argv = {[module, *argv]!r}\n"
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+    )
+    return python_command(code, memory)
 
 
 @dataclass
@@ -125,19 +130,13 @@ class LocalServer:
             *self.extra_args,
         ]  # fmt: skip
         env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-        limit = None
         if self.address_space_limit is not None:
             # Few malloc arenas: the address space then tracks memory use, not thread count.
             env["MALLOC_ARENA_MAX"] = "2"
-            limit = _limit_address_space(self.address_space_limit)
+            cmd = bounded_python(cmd[2:], self.address_space_limit)
         with self.log_path.open("wb") as sink:
             self.proc = subprocess.Popen(
-                cmd,
-                cwd=REPO,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env=env,
-                preexec_fn=limit,  # noqa: PLW1509 -- setrlimit only, before exec
+                cmd, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
