@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
         render-local build unit integration serve invoke rehearse regions audit render deploy \
-        bench bench-quick load generate openapi clean
+        bench bench-quick load fuzz generate openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -102,5 +102,11 @@ bench-quick: build ## benchmark smoke run, tiny repetitions; figures reported, n
 load: build ## bigger load test on the local API (loopback only), prints throughput and latency
 	$(PY) bench/load.py --requests 5000 --clients 16
 
+FUZZ_EXAMPLES ?= 1200
+FUZZ_SEED ?= random
+fuzz: build ## schemathesis -c all, every phase, >= 1,000 cases on the local API (a few minutes; FUZZ_SEED=N to replay)
+	SCHEMATHESIS_MAX_EXAMPLES=$(FUZZ_EXAMPLES) SCHEMATHESIS_MIN_CASES=1000 SCHEMATHESIS_SEED=$(FUZZ_SEED) \
+	  $(PY) -m pytest tests/integration/test_schemathesis.py -s -p no:cacheprovider
+
 clean:
-	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache node_modules
+	rm -rf .aws-sam params build .pytest_cache .mypy_cache .ruff_cache node_modules .schemathesis

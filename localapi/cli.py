@@ -39,6 +39,13 @@ SERVE_EPILOG = textwrap.dedent(
     the worker is replaced and the server keeps serving. Like sam local, API
     keys and usage plans are not enforced.
 
+    Before any function runs, requests meet API Gateway's limits: a body over
+    10 MiB, or one whose event would be over Lambda's 6 MB, gets 413 (before the
+    body is read when its size is declared); malformed HTTP gets 400; a body
+    that is not UTF-8 reaches the function as UTF-8 text with U+FFFD, as a REST
+    API without binary media types hands it on. The access log has method and
+    path only, never the query string.
+
     examples:
       python -m localapi build
       python -m localapi serve

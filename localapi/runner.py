@@ -45,6 +45,7 @@ from typing import IO, Any, Literal, Protocol
 from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
 
 from localapi import worker as protocol
+from localapi.http_guard import MAX_INVOKE_PAYLOAD_BYTES, InvokePayloadTooLarge
 
 LOG = logging.getLogger(__name__)
 
@@ -288,17 +289,20 @@ class Worker:
         started = time.monotonic()
         deadline = started + self.spec.timeout_s
         deadline_ms = int((time.time() + self.spec.timeout_s) * 1000)
+        message = {
+            "type": "invoke",
+            "id": request_id,
+            "event": event,
+            "deadline_ms": deadline_ms,
+            "tenant_id": tenant_id,
+        }
+        try:
+            frame = protocol.encode_frame(message)
+        except protocol.ProtocolError as exc:  # never sent: the worker is still good
+            self._sink.line(self.spec.function_name, f"{request_id} not invoked: {exc}")
+            return InvokeOutcome("error", None, str(exc), 0.0, self.pid)
         cold = self.invocations == 0
         self.invocations += 1
-        frame = protocol.encode_frame(
-            {
-                "type": "invoke",
-                "id": request_id,
-                "event": event,
-                "deadline_ms": deadline_ms,
-                "tenant_id": tenant_id,
-            }
-        )
 
         def elapsed() -> float:
             return (time.monotonic() - started) * 1000
@@ -697,9 +701,15 @@ class ProcessLambdaRuntime:
     ) -> dict[str, str] | None:
         """SAM's runtime contract: result JSON to ``stdout.write_str``; nothing on failure.
 
+        An event over Lambda's synchronous payload limit is refused before any worker
+        sees it, as Lambda refuses the Invoke: :class:`InvokePayloadTooLarge`, which
+        the server answers with API Gateway's 413.
         ``stderr`` is unused: function logs are streamed continuously by the
         worker's log threads (they also cover output between invocations).
         """
+        size = len(event) if event.isascii() else len(event.encode("utf-8"))
+        if size > MAX_INVOKE_PAYLOAD_BYTES:  # Lambda refuses it; API Gateway answers 413
+            raise InvokePayloadTooLarge(size)
         try:
             pool = self.prepare(function_config)
         except Exception as exc:  # a function that cannot even start: 502, logged

@@ -44,6 +44,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from localapi.http_guard import InvokePayloadTooLarge, RequestGuard, invoke_too_large_answer
+from localapi.http_server import make_local_server
 from localapi.runner import (
     LogSink,
     ProcessLambdaRunner,
@@ -467,6 +469,26 @@ class ProcessServer:
             stderr=StreamWriter(sys.stderr, auto_flush=True),
         )
         self.service.create()
+        self._route_head_like_api_gateway()
+
+    def _route_head_like_api_gateway(self) -> None:
+        """No HEAD where the template declares none (``HEAD /health`` was a 502).
+
+        werkzeug lets HEAD match every GET rule, but SAM keeps a route only for the
+        methods the template declares, so ``HEAD /health`` (GET only) found no function
+        and SAM answered 502. API Gateway resolves a request on the (resource, method)
+        pair and sends it on to a less specific resource that has the method, such as
+        ``/{proxy+}`` with ANY; without the implicit HEAD, werkzeug does the same.
+        """
+        from samcli.local.apigw.path_converter import PathConverter  # noqa: PLC0415
+
+        declared: dict[str, set[str]] = {}
+        for route in self.routes:
+            path = PathConverter.convert_path_to_flask(route.path)
+            declared.setdefault(path, set()).update(m.upper() for m in route.methods)
+        for rule in self.service._app.url_map.iter_rules():
+            if rule.methods and "HEAD" not in declared.get(rule.rule, {"HEAD"}):
+                rule.methods.discard("HEAD")
 
     @property
     def base_url(self) -> str:
@@ -510,17 +532,35 @@ class ProcessServer:
             )
         return lines
 
-    def serve(self) -> None:
-        """Blocking: run SAM's Flask service until SIGINT/SIGTERM, then stop every worker."""
-        from samcli.local.docker.exceptions import ProcessSigTermException  # noqa: PLC0415
+    def guarded_app(self) -> RequestGuard:
+        """SAM's Flask app behind API Gateway's limits (:mod:`localapi.http_guard`).
 
+        SAM keeps the app in ``LocalApigwService._app`` (pinned by test_sam_contract);
+        an event over Lambda's invoke limit, raised by the runtime, is answered 413 there.
+        """
         assert self.service is not None, "build() first"
+        flask_app = self.service._app
+        flask_app.register_error_handler(InvokePayloadTooLarge, invoke_too_large_answer)
+        return RequestGuard(flask_app, self.api_provider.api.binary_media_types)
+
+    def serve(self) -> None:
+        """Blocking: serve SAM's Flask app until SIGINT/SIGTERM, then stop every worker.
+
+        Served by :func:`localapi.http_server.make_local_server` rather than SAM's
+        ``LocalApigwService.run`` (Flask's development server as is): same app, same
+        threads, hardened request handling.
+        """
+        assert self.service is not None, "build() first"
+        httpd = make_local_server(self.opts.host, self.opts.port, self.guarded_app())
         for line in self.banner():
             print(line, file=self.out)
         self.out.flush()
         threading.Thread(target=self._announce_ready, args=(self.base_url,), daemon=True).start()
-        with contextlib.suppress(KeyboardInterrupt, ProcessSigTermException):
-            self.service.run()
+        try:
+            with contextlib.suppress(KeyboardInterrupt), _sigterm_as_interrupt():
+                httpd.serve_forever()
+        finally:
+            httpd.server_close()
 
     def _announce_ready(self, url: str) -> None:
         deadline = time.monotonic() + 30

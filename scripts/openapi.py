@@ -24,6 +24,10 @@ How the document is made, so nothing in it is retyped:
      answers for requests that match no route (``app.UNMATCHED_ERROR_CODES``: 404, 405 with
      ``Allow``) are reusable ``components.responses``, listed under
      ``x-unmatched-request-responses`` (OpenAPI has no place for "any other method");
+   * methods API Gateway does not route (anything but DELETE, GET, HEAD, OPTIONS, PATCH,
+     POST, PUT: TRACE, CONNECT, QUERY, ...): its own 403 ``Missing Authentication Token``,
+     under ``x-unmatched-request-responses`` too. Not as ``trace`` operations: a path's
+     405 ``Allow`` header lists what the path supports, and TRACE is not supported;
    * response headers: the handler's ``SECURITY_HEADERS``, on every function answer;
    * security: the ``x-api-key`` API key scheme, required everywhere except the events
      whose ``Auth.ApiKeyRequired`` is false in ``template.yaml`` (``GET /health``); every
@@ -87,6 +91,14 @@ CLEARED_ENV: Final = (
 # API Gateway's own answers (not the function's), body {"message": "..."}.
 GATEWAY_FORBIDDEN: Final = "403"
 GATEWAY_THROTTLED: Final = "429"
+# The methods API Gateway routes: a resource's ANY stands for exactly these (API Gateway
+# developer guide, "Set up a method"). No resource has another method, so for TRACE,
+# CONNECT or any other the gateway answers 403 Missing Authentication Token itself.
+GATEWAY_ROUTED_METHODS: Final = frozenset(
+    {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+)
+UNROUTED_MESSAGE: Final = "Missing Authentication Token"
+UNROUTED_RESPONSE: Final = "MissingAuthenticationToken"
 
 ERROR_SCHEMA: Final = "Error"
 ERROR_DETAIL_SCHEMA: Final = "ErrorDetail"
@@ -290,6 +302,27 @@ def _gateway_response(description: str) -> dict[str, Any]:
     }
 
 
+def _unrouted_response() -> dict[str, Any]:
+    routed = ", ".join(sorted(GATEWAY_ROUTED_METHODS))
+    return {
+        "description": (
+            f"API Gateway: no resource of this API has the request's method (it routes {routed}), "
+            f"so it answers 403 {UNROUTED_MESSAGE} before any function runs, with or without "
+            "an API key. The local API answers the same."
+        ),
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "properties": {"message": {"type": "string", "const": UNROUTED_MESSAGE}},
+                    "required": ["message"],
+                },
+                "example": {"message": UNROUTED_MESSAGE},
+            }
+        },
+    }
+
+
 def _referenced_schema_names(document: Any) -> set[str]:
     found: set[str] = set()
     stack = [document]
@@ -432,6 +465,10 @@ def build_document(handler_dir: Path = HANDLER_DIR) -> dict[str, Any]:
     document["x-unmatched-request-responses"] = {
         status: {"$ref": f"#/components/responses/{_response_name(status)}"}
         for status in sorted(unmatched)
+    }
+    components["responses"][UNROUTED_RESPONSE] = _unrouted_response()
+    document["x-unmatched-request-responses"][GATEWAY_FORBIDDEN] = {
+        "$ref": f"#/components/responses/{UNROUTED_RESPONSE}"
     }
     _prune_unreferenced_schemas(document)
     return document

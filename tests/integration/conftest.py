@@ -16,6 +16,7 @@ the ``x-api-key`` header anyway so the same tests pass against a real stack.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.unit.bounded_child import python_command
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_TEMPLATE = REPO / ".aws-sam" / "build" / "template.yaml"
@@ -58,15 +61,47 @@ def _pid_alive(pid: int) -> bool:
         return not status.parent.exists()
 
 
+def children_of(pid: int) -> dict[int, str]:
+    """Direct children of ``pid`` and their state letter (``Z`` = zombie), from /proc."""
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may contain spaces and parentheses
+        state, ppid = text[text.rindex(")") + 2 :].split()[:2]
+        if int(ppid) == pid:
+            found[int(stat.parent.name)] = state
+    return found
+
+
+def bounded_python(args: list[str], memory: int) -> list[str]:
+    """``python -m args...`` in a child that limits its own address space first (the
+    kit's bounded-child helper; ``preexec_fn`` is unsafe with threads in the test run)."""
+    module, *argv = args
+    code = (
+        f"import runpy, sys\nsys.argv = {[module, *argv]!r}\n"
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+    )
+    return python_command(code, memory)
+
+
 @dataclass
 class LocalServer:
-    """One ``python -m localapi serve`` subprocess, its log file and its worker PIDs."""
+    """One ``python -m localapi serve`` subprocess, its log file and its worker PIDs.
+
+    ``address_space_limit``: an RLIMIT_AS for the server (and, inherited, its workers),
+    so a memory regression under attack ends in a MemoryError there, never in the
+    machine's out-of-memory killer.
+    """
 
     template: Path
     log_path: Path
     extra_args: list[str] = field(default_factory=list)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    address_space_limit: int | None = None
 
     @property
     def url(self) -> str:
@@ -80,6 +115,11 @@ class LocalServer:
         found = re.findall(r"warm worker\(s\), pids ([\d, ]+),", self.log())
         return [int(pid) for group in found for pid in group.split(", ") if pid]
 
+    def children(self) -> dict[int, str]:
+        """The server's child processes (its workers) and their states."""
+        assert self.proc is not None
+        return children_of(self.proc.pid)
+
     def start(self, ready_path: str = "/") -> None:
         self.port = free_port()
         cmd = [
@@ -90,6 +130,10 @@ class LocalServer:
             *self.extra_args,
         ]  # fmt: skip
         env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+        if self.address_space_limit is not None:
+            # Few malloc arenas: the address space then tracks memory use, not thread count.
+            env["MALLOC_ARENA_MAX"] = "2"
+            cmd = bounded_python(cmd[2:], self.address_space_limit)
         with self.log_path.open("wb") as sink:
             self.proc = subprocess.Popen(
                 cmd, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env
@@ -109,6 +153,16 @@ class LocalServer:
         pytest.fail(
             f"localapi serve did not answer within {START_TIMEOUT_S:.0f} s:\n{self.log()[-4000:]}"
         )
+
+    @contextlib.contextmanager
+    def running(self, ready_path: str = "/") -> Iterator[LocalServer]:
+        """Started, yielded, then stopped by PID; fails if a worker process outlives it."""
+        self.start(ready_path)
+        try:
+            yield self
+        finally:
+            leftovers = self.stop()
+        assert leftovers == [], f"worker processes left behind: {leftovers}"
 
     def stop(self) -> list[int]:
         """SIGTERM by PID (SIGKILL if it lingers); return worker PIDs still alive (should be none)."""
@@ -188,14 +242,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiTarget]:
         return
     _ensure_built()
     server = LocalServer(BUILT_TEMPLATE, tmp_path_factory.mktemp("localapi") / "server.log")
-    server.start(ready_path="/health")
-    try:
+    with server.running(ready_path="/health"):
         yield ApiTarget(
             base_url=server.url, api_key="local-key-not-enforced", local=True, server=server
         )
-    finally:
-        leftovers = server.stop()
-    assert leftovers == [], f"worker processes left behind: {leftovers}"
 
 
 @pytest.fixture
@@ -223,9 +273,5 @@ def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSe
             str(FIXTURE_TEMPLATE.parent / "samconfig.toml"),
         ],
     )
-    server.start(ready_path="/pid")
-    try:
+    with server.running(ready_path="/pid"):
         yield server
-    finally:
-        leftovers = server.stop()
-    assert leftovers == [], f"worker processes left behind: {leftovers}"

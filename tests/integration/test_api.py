@@ -117,16 +117,20 @@ def test_empty_body_is_400(http: requests.Session, api: ApiTarget) -> None:
     assert_error(post_echo(http, api, ""), 400, "MALFORMED_JSON")
 
 
-def test_invalid_utf8_is_400(http: requests.Session, api: ApiTarget) -> None:
+def test_bytes_that_are_not_utf8_reach_the_function_as_text(
+    http: requests.Session, api: ApiTarget
+) -> None:
+    """No binary media types: API Gateway passes the body on as UTF-8 text, each invalid
+    byte sequence replaced by U+FFFD (localapi.http_guard says why), and the function
+    answers for itself -- locally as deployed, never a 5xx."""
     response = post_echo(http, api, b'{"message": "\xff\xfe"}')
-    if api.local:
-        # SAM's local event builder cannot put bytes that are not UTF-8 into a REST proxy
-        # event (no binary media types) and answers 502 itself, before the function runs;
-        # the handler's own 400 for this case is proven in tests/unit/handler. Pin the
-        # local behaviour so a SAM change shows up here.
-        assert response.status_code == 502
-        return
-    assert_error(response, 400, "INVALID_ENCODING")
+    assert response.status_code == 200, response.text
+    assert response.json()["message"] == "\ufffd\ufffd"
+    assert_error(post_echo(http, api, b"\xff\xfe"), 400, "MALFORMED_JSON")
+    utf16 = '{"message": "x"}'.encode("utf-16")
+    assert_error(post_echo(http, api, utf16), 400, "MALFORMED_JSON")
+    response = post_echo(http, api, utf16, **{"Content-Type": "application/json; charset=utf-16"})
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 @pytest.mark.parametrize(
@@ -175,6 +179,29 @@ def test_wrong_method_is_405_with_allow(
     response = http.request(method, api.url(path), timeout=TIMEOUT)
     assert_error(response, 405, "METHOD_NOT_ALLOWED")
     assert response.headers["Allow"] == allow
+
+
+def test_head_where_the_template_declares_only_get_is_the_functions_405(
+    http: requests.Session, api: ApiTarget
+) -> None:
+    """API Gateway sends HEAD /health (GET only) on to /{proxy+} ANY; SAM's local API
+    answered 502 until localapi routed it the same way."""
+    response = http.head(api.url("/health"), timeout=TIMEOUT)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+@pytest.mark.parametrize("path", ["/", "/health", "/echo"])
+def test_a_method_api_gateway_does_not_route_gets_its_403(
+    http: requests.Session, api: ApiTarget, method: str, path: str
+) -> None:
+    """ANY is DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT: no resource has another
+    method, and API Gateway answers 403 Missing Authentication Token (so does SAM's local
+    emulation), whether or not an API key is sent."""
+    response = http.request(method, api.url(path), timeout=TIMEOUT)
+    assert response.status_code == 403, response.text[:300]
+    assert response.json() == {"message": "Missing Authentication Token"}
 
 
 def test_error_request_id_matches_a_fresh_id_each_time(

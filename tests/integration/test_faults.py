@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -52,24 +51,8 @@ SETTLE_S = 10.0
 pytestmark = pytest.mark.slow
 
 
-def _children(pid: int) -> dict[int, str]:
-    """Direct children of ``pid`` and their state letter (``Z`` = zombie), from /proc."""
-    found: dict[int, str] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...; comm may contain spaces and parentheses
-        state, ppid = text[text.rindex(")") + 2 :].split()[:2]
-        if int(ppid) == pid:
-            found[int(stat.parent.name)] = state
-    return found
-
-
 def _live_workers(server: LocalServer) -> int:
-    assert server.proc is not None
-    return sum(state != "Z" for state in _children(server.proc.pid).values())
+    return sum(state != "Z" for state in server.children().values())
 
 
 def _wait_for_workers(server: LocalServer, expected: int) -> dict[int, str]:
@@ -77,7 +60,7 @@ def _wait_for_workers(server: LocalServer, expected: int) -> dict[int, str]:
     assert server.proc is not None
     deadline = time.monotonic() + SETTLE_S
     while True:
-        children = _children(server.proc.pid)
+        children = server.children()
         live = sum(state != "Z" for state in children.values())
         if (live == expected and "Z" not in children.values()) or time.monotonic() > deadline:
             return children

@@ -284,6 +284,21 @@ def test_gateway_answers_are_documented_only_where_they_apply() -> None:
             assert "429" in operation["responses"]
 
 
+def test_methods_api_gateway_does_not_route_are_documented_as_its_403() -> None:
+    """TRACE, CONNECT, QUERY, ...: API Gateway answers them itself (no resource has them),
+    on every path, and OpenAPI 3.1 can name none but TRACE, so they are documented with
+    the other answers for requests no operation describes, not as operations."""
+    doc = document()
+    unrouted = _deref(doc[UNMATCHED]["403"])
+    content = unrouted["content"]["application/json"]
+    assert content["example"] == {"message": "Missing Authentication Token"}
+    jsonschema.validate(content["example"], content["schema"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"message": "Forbidden"}, content["schema"])
+    routed = {"delete", "get", "head", "options", "patch", "post", "put"}
+    assert {method for item in doc["paths"].values() for method in item} <= routed
+
+
 def test_error_examples_are_valid_errors() -> None:
     doc = document()
     error_schema = {"$ref": "#/components/schemas/Error", "components": doc["components"]}

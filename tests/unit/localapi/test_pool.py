@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from localapi import worker as protocol
+from localapi.http_guard import MAX_INVOKE_PAYLOAD_BYTES, InvokePayloadTooLarge
 from localapi.runner import InvokeOutcome, ProcessLambdaRuntime, WorkerPool, WorkerStartError
 
 from .conftest import ListSink, api_event, make_spec, pid_alive
@@ -225,6 +227,43 @@ def test_large_events_pass_through_the_pipe(pool_factory: PoolFactory) -> None:
     outcome = pool.invoke(json.dumps(event))
     assert outcome.status == "ok"
     assert len(body(outcome)["body"]) == 5 * 1024 * 1024
+
+
+def test_an_event_over_lambdas_invoke_limit_is_refused_before_any_worker(
+    interpreter: Path,
+) -> None:
+    """Lambda refuses a synchronous payload over 6 MB; API Gateway then answers 413."""
+    runtime = ProcessLambdaRuntime(
+        lambda config: make_spec(interpreter), workers=1, sink=ListSink()
+    )
+    try:
+        event = json.loads(api_event("/echo"))
+        event["body"] = "\u00e9" * (MAX_INVOKE_PAYLOAD_BYTES // 6 + 1)  # escaped: 6 bytes each
+        writer = RecordingWriter()
+        with pytest.raises(InvokePayloadTooLarge):
+            runtime.invoke(FakeConfig(), json.dumps(event), stdout=writer, stderr=None)
+        assert writer.written == [] and runtime.pools == {}  # no worker was even started
+        event["body"] = "x" * (MAX_INVOKE_PAYLOAD_BYTES - 1024)
+        runtime.invoke(FakeConfig(), json.dumps(event), stdout=writer, stderr=None)
+        assert json.loads(writer.written[0])["statusCode"] == 200
+    finally:
+        runtime.close()
+
+
+def test_a_frame_too_big_for_the_protocol_is_an_error_not_a_traceback(
+    pool_factory: PoolFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = pool_factory(size=1)
+    (worker_pid,) = pool.pids()
+    monkeypatch.setattr(protocol, "MAX_FRAME_BYTES", 1024)
+    event = json.loads(api_event("/echo"))
+    event["body"] = "x" * 2048
+    outcome = pool.invoke(json.dumps(event))
+    assert outcome.status == "error" and outcome.payload is None
+    assert "exceeds" in outcome.detail
+    monkeypatch.undo()
+    assert pool.pids() == [worker_pid]  # the worker never saw it and keeps serving
+    assert pool.invoke(api_event("/pid")).status == "ok"
 
 
 def test_a_worker_that_stops_reading_cannot_block_the_request(pool_factory: PoolFactory) -> None:

@@ -90,7 +90,10 @@ def test_constructor_and_method_signatures() -> None:
     contract(
         callable(getattr(LocalApigwService, "create", None)), "LocalApigwService.create is gone"
     )
-    contract(callable(getattr(LocalApigwService, "run", None)), "LocalApigwService.run is gone")
+    contract(
+        callable(getattr(LocalApigwService, "_request_handler", None)),
+        "LocalApigwService._request_handler (the Flask view localapi serves) is gone",
+    )
 
 
 def test_the_runner_calls_the_runtime_like_a_lambda_runtime() -> None:
@@ -124,14 +127,18 @@ class RecordingRuntime:
             stdout.flush()
 
 
-def service_for(runtime: RecordingRuntime, template: Path = FIXTURE_TEMPLATE) -> Any:
+def service_for(
+    runtime: RecordingRuntime, template: Path = FIXTURE_TEMPLATE, *, localapi_routing: bool = False
+) -> Any:
+    """SAM's Flask test client around ``runtime``; with ``localapi_routing``, after the
+    routing fixes ProcessServer.build applies."""
     from samcli.lib.utils.stream_writer import StreamWriter
     from samcli.local.apigw.local_apigw_service import LocalApigwService
 
     server = ProcessServer(ServeOptions(template=template, port=3999, region="eu-west-1"))
     server.runtime = runtime  # type: ignore[assignment]
     server.load()
-    service = LocalApigwService(
+    server.service = service = LocalApigwService(
         api=server.api_provider.api,
         lambda_runner=server.runner,
         static_dir=None,
@@ -141,6 +148,12 @@ def service_for(runtime: RecordingRuntime, template: Path = FIXTURE_TEMPLATE) ->
     )
     service.create()
     contract(hasattr(service, "_app"), "LocalApigwService no longer keeps its Flask app in _app")
+    contract(
+        isinstance(server.api_provider.api.binary_media_types, list),
+        "Api.binary_media_types (the guard's binary rule) is no longer a list",
+    )
+    if localapi_routing:
+        server._route_head_like_api_gateway()
     return service._app.test_client()
 
 
@@ -301,7 +314,10 @@ def test_failures_become_gateway_errors(payload: str | None, status: int, why: s
 
 
 def test_a_method_missing_on_an_explicit_route_falls_through_to_the_proxy() -> None:
-    """Differs from API Gateway (403 there): werkzeug tries /{proxy+} after /broken [GET]."""
+    """werkzeug tries /{proxy+} after /broken [GET], as API Gateway resolves a request on the
+    (resource, method) pair: measured on real REST APIs, a method the most specific resource
+    lacks goes to a greedy ``{proxy+}`` ANY (floci-io/floci#3399, ministackorg/ministack#1423).
+    """
     runtime = RecordingRuntime(ok_payload())
     response = service_for(runtime).post("/broken")
     contract(response.status_code == 201, f"POST /broken answered {response.status_code}")
@@ -328,3 +344,22 @@ def test_sam_still_freezes_the_request_id_so_localapi_refreshes_it() -> None:
     assert refreshed[0]["requestId"] != refreshed[1]["requestId"]
     assert refreshed[0]["requestTimeEpoch"] >= first["requestTimeEpoch"]
     assert refreshed[0]["resourcePath"] == first["resourcePath"]
+
+
+def test_sam_still_answers_502_for_werkzeug_s_implicit_head_so_localapi_drops_it() -> None:
+    """werkzeug adds HEAD to GET rules; SAM has no route for it (502). localapi removes the
+    implicit HEAD, so the request goes on to /{proxy+} ANY, as API Gateway sends it."""
+    sam_only = service_for(RecordingRuntime(ok_payload())).head("/broken")
+    contract(
+        sam_only.status_code == 502,
+        f"SAM now routes the implicit HEAD ({sam_only.status_code}): "
+        "ProcessServer._route_head_like_api_gateway may go",
+    )
+    runtime = RecordingRuntime(ok_payload())
+    response = service_for(runtime, localapi_routing=True).head("/broken")
+    assert response.status_code == 201
+    assert runtime.calls[0]["config"].name == "FixtureFunction"
+    assert runtime.calls[0]["event"]["httpMethod"] == "HEAD"
+    runtime = RecordingRuntime(ok_payload())
+    assert service_for(runtime, localapi_routing=True).get("/broken").status_code == 201
+    assert runtime.calls[0]["config"].name == "BrokenFunction"  # GET stays where it was
