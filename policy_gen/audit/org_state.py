@@ -178,9 +178,9 @@ class StateFile:
         if text is None:
             state._rewrite([header])
         else:
-            lines = state._load(text, audit)
-            if lines is not None:  # a record cut short by a crash was dropped
-                state._rewrite([header, *lines])
+            complete = state._load(text, audit)
+            if complete is not None:  # a record cut short by a crash was dropped
+                state._rewrite(complete)
         state._stream = path.open("a", encoding="utf-8")
         return state
 
