@@ -38,9 +38,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deployment.moto_server import EmulatorError, MotoServer  # noqa: E402
+from bench.audit_scale import moto_server  # noqa: E402  (its own server, stopped by PID)
 from policy_gen.audit import org_aws  # noqa: E402
 from policy_gen.audit.aws import DEFAULT_CONCURRENCY, AuditOptions  # noqa: E402
 from policy_gen.audit.org_model import OrgReport  # noqa: E402
@@ -179,16 +178,6 @@ class Seeder:
             list(pool.map(self.add_member, range(self.members, members)))
         self.members = members
         return time.perf_counter() - started
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="audit-org-scale-") as work:
-        try:
-            with MotoServer(Path(work) / "moto.log") as server:
-                yield server.endpoint_url
-        except EmulatorError as error:
-            raise SystemExit(f"moto server did not start: {error}") from None
 
 
 # --- auditing ----------------------------------------------------------------------------

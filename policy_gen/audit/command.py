@@ -12,8 +12,10 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
 import boto3
 
@@ -27,6 +29,8 @@ from policy_gen.audit.org_scope import OrgOptions, split_regions
 from policy_gen.audit.output import audit_json, summary_line, write_csv, write_text
 from policy_gen.audit.progress import Progress
 from sam_project.errors import UserError
+
+R = TypeVar("R")
 
 
 def collect(
@@ -67,24 +71,46 @@ def collect(
     )
 
 
+@dataclass(frozen=True)
+class Formats(Generic[R]):
+    """How one kind of report is written in each ``--format``."""
+
+    json: Callable[[R], dict[str, Any]]
+    csv: Callable[[R, TextIO], None]
+    text: Callable[[R, TextIO], None]
+    summary: Callable[[R], str]
+
+
+ACCOUNT_FORMATS = Formats(audit_json, write_csv, write_text, summary_line)
+ORG_FORMATS = Formats(
+    org_output.audit_json, org_output.write_csv, org_output.write_text, org_output.summary_line
+)
+
+
+def write_report(
+    report: R, output_format: str, formats: Formats[R], stdout: TextIO, stderr: TextIO
+) -> None:
+    """The report on stdout; with CSV the summary goes to stderr, so stdout stays CSV."""
+    if output_format == "json":
+        stdout.write(json.dumps(formats.json(report), indent=2) + "\n")
+    elif output_format == "csv":
+        formats.csv(report, stdout)
+        stderr.write(formats.summary(report) + "\n")
+    else:
+        formats.text(report, stdout)
+
+
 def run(
     options: AuditOptions,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
     """The audit command: collect, print in the chosen format, exit 1 if anything is broken."""
-    stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     # Looked up in ``aws`` at call time: the tests replace it to watch the calls.
     session = aws.new_session(options.profile)
     report = collect(options, session, Progress.for_output(stderr, options.output_format))
-    if options.output_format == "json":
-        stdout.write(json.dumps(audit_json(report), indent=2) + "\n")
-    elif options.output_format == "csv":
-        write_csv(report, stdout)
-        stderr.write(summary_line(report) + "\n")
-    else:
-        write_text(report, stdout)
+    write_report(report, options.output_format, ACCOUNT_FORMATS, stdout or sys.stdout, stderr)
     return report.exit_code
 
 
@@ -95,17 +121,11 @@ def run_org(
     stderr: TextIO | None = None,
 ) -> int:
     """``audit --organization``: every member account and region, one report."""
-    stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     session = aws.new_session(options.profile)
-    report = collect_org(options, org, session, Progress.for_output(stderr, options.output_format))
-    if options.output_format == "json":
-        stdout.write(json.dumps(org_output.audit_json(report), indent=2) + "\n")
-    elif options.output_format == "csv":
-        org_output.write_csv(report, stdout)
-        stderr.write(org_output.summary_line(report) + "\n")
-    else:
-        org_output.write_text(report, stdout)
+    progress = Progress.for_output(stderr, options.output_format)
+    report = collect_org(options, org, session, progress)
+    write_report(report, options.output_format, ORG_FORMATS, stdout or sys.stdout, stderr)
     return report.exit_code
 
 

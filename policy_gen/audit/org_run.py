@@ -280,20 +280,20 @@ class OrgAudit:
         self._show()
 
     def _loop(self) -> None:
+        # What each kind of task hands back, and who records it.
+        handlers: dict[str, Callable[[Any, Any], None]] = {
+            "account": lambda _, setup: self._on_plan(setup),
+            "list": self._on_listed,
+            "key": self._on_key,
+        }
         for item in self.pool.results():
             if self.stop_requested and not self.draining:
                 self._drain()
             if item is not None:
-                tag, ok, value = item
+                (kind, subject), ok, value = item
                 if not ok:
                     raise value  # a bug, not an AWS answer: those are values
-                kind = tag[0]
-                if kind == "account":
-                    self._on_plan(value)
-                elif kind == "list":
-                    self._on_listed(tag[1], value)
-                else:
-                    self._on_key(tag[1], value)
+                handlers[kind](subject, value)
             self._show()
         self._show(final=True)
 
