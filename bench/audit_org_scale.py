@@ -38,8 +38,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class Row:
     calls: dict[str, int]
     wall_s: float
     cpu_s: float
+    memory_mb: float  # resident memory the audit added at its peak
     statuses: dict[str, int]
 
     @property
@@ -183,9 +185,39 @@ class Seeder:
 # --- auditing ----------------------------------------------------------------------------
 
 
-def audit(endpoint: str, state: Path | None = None) -> tuple[OrgReport, Counter[str], float, float]:
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux /proc)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+@contextmanager
+def peak_memory() -> Iterator[list[float]]:
+    """The most resident memory the block added over what the process held before
+    (sampled every 0.2 s): what the audit itself holds at its peak."""
+    before = _rss_mb()
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _rss_mb() - before)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+        peak[0] = max(peak[0], _rss_mb() - before)
+
+
+def audit(
+    endpoint: str, state: Path | None = None
+) -> tuple[OrgReport, Counter[str], float, float, float]:
     """One organization audit; every API call counted by operation (the caller's and
-    every member account's), its wall and CPU time."""
+    every member account's), its wall and CPU time, the memory it added at its peak."""
     calls: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -206,15 +238,16 @@ def audit(endpoint: str, state: Path | None = None) -> tuple[OrgReport, Counter[
     org = OrgOptions(role_name=ROLE, exclude_accounts=(MANAGEMENT,), state=state)
     org_aws.member_session = member_session  # type: ignore[assignment]
     try:
-        wall, cpu = time.perf_counter(), time.process_time()
-        report = collect_org(options, org, session)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        with peak_memory() as peak:
+            wall, cpu = time.perf_counter(), time.process_time()
+            report = collect_org(options, org, session)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
         org_aws.member_session = real_member_session  # type: ignore[assignment]
-    return report, calls, wall, cpu
+    return report, calls, wall, cpu, peak[0]
 
 
-def row_of(report: OrgReport, calls: Counter[str], wall: float, cpu: float) -> Row:
+def row_of(report: OrgReport, calls: Counter[str], wall: float, cpu: float, memory: float) -> Row:
     audited = [a for a in report.accounts if report.account_status(a) == "AUDITED"]
     return Row(
         accounts=len(audited),
@@ -224,6 +257,7 @@ def row_of(report: OrgReport, calls: Counter[str], wall: float, cpu: float) -> R
         calls=dict(sorted(calls.items())),
         wall_s=wall,
         cpu_s=cpu,
+        memory_mb=memory,
         statuses={status: n for status, n in report.counts().items() if n},
     )
 
@@ -257,15 +291,16 @@ def markdown(
         "",
         "| accounts | account-regions | log groups | distinct keys | "
         + " | ".join(ops)
-        + " | calls per account-region | wall s | ms per account-region | CPU s (auditor) |",
-        "|" + "---:|" * (8 + len(ops)),
+        + " | calls per account-region | wall s | ms per account-region | CPU s (auditor) "
+        "| peak memory added, MB |",
+        "|" + "---:|" * (9 + len(ops)),
     ]
     for row in rows:
         lines.append(
             f"| {row.accounts:,} | {row.units:,} | {row.log_groups:,} | {row.distinct_keys:,} | "
             + " | ".join(f"{row.calls.get(op, 0):,}" for op in ops)
             + f" | {row.per_unit(row.total_calls):.2f} | {row.wall_s:.1f} "
-            f"| {row.per_unit(row.wall_s) * 1000:.1f} | {row.cpu_s:.1f} |"
+            f"| {row.per_unit(row.wall_s) * 1000:.1f} | {row.cpu_s:.1f} | {row.memory_mb:.0f} |"
         )
     first, last = rows[0], rows[-1]
     lines += [
@@ -346,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"log groups, {row.distinct_keys:>5} keys: {row.total_calls:,} calls "
                 f"({row.per_unit(row.total_calls):.2f} per account-region), wall {row.wall_s:.1f} s "
                 f"({row.per_unit(row.wall_s) * 1000:.1f} ms per account-region), CPU "
-                f"{row.cpu_s:.1f} s; GetKeyPolicy {row.calls.get('GetKeyPolicy')} "
+                f"{row.cpu_s:.1f} s, +{row.memory_mb:.0f} MB; GetKeyPolicy "
+                f"{row.calls.get('GetKeyPolicy')} "
                 f"(seeded in {seconds:.0f} s)",
                 flush=True,
             )

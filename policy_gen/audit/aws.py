@@ -105,6 +105,18 @@ class AwsFacts:
                     self._clients[(service, region)] = client
         return client
 
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def release(self) -> None:
+        """Forget the clients (the next call makes new ones). A botocore client holds
+        0.2-1 MB (its service model's methods, its own event hooks): an organization
+        audit releases each account's once the account is done, or a thousand accounts
+        would hold gigabytes. A call in flight keeps its client until it returns."""
+        with self._create_lock:
+            self._clients = {}
+
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
             self.calls[str(model.name)] += 1

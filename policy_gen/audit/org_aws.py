@@ -202,6 +202,20 @@ class MemberAccounts:
             else str(expiration),
         }
 
+    def release(self, account: str) -> None:
+        """The account is done: drop its clients (its credentials stay, should a key it
+        owns be read later)."""
+        with self._lock:
+            done = self._done.get(account)
+        if isinstance(done, AwsFacts):
+            done.release()
+
+    def clients_held(self) -> int:
+        """Clients the member accounts hold now (the accounts not yet done)."""
+        with self._lock:
+            done = list(self._done.values())
+        return sum(facts.client_count for facts in done if isinstance(facts, AwsFacts))
+
     def calls(self) -> Counter[str]:
         """Every operation made with the member accounts' credentials."""
         total: Counter[str] = Counter()

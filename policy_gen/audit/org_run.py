@@ -372,6 +372,7 @@ class OrgAudit:
         if self.state is not None:
             self.state.record_plan(setup.plan)
         self._open(setup.plan)
+        self._release_if_done(setup.plan.account)
 
     def _open(self, plan: AccountPlan) -> None:
         """Record the regions the account has not enabled, queue the others."""
@@ -409,6 +410,9 @@ class OrgAudit:
             listed.waiting.discard(wanted)
             if not listed.waiting:
                 self._judge(unit)
+        parts = kms_arn_parts(wanted) if isinstance(wanted, str) else None
+        if parts:  # read with its owner's role, maybe after the owner was done
+            self._release_if_done(parts[2])
 
     def _judge(self, unit: Unit) -> None:
         listed = self.listed.pop(unit)
@@ -424,6 +428,16 @@ class OrgAudit:
         if self.state is not None:
             self.state.record_unit(unit)
         self.units[(unit.account, unit.region)] = unit
+        self._release_if_done(unit.account)
+
+    def _release_if_done(self, account: str) -> None:
+        """Every region of the account finished: its clients can go (memory stays
+        bounded by the accounts open at a time, not the organization's size)."""
+        plan = self.plans.get(account)
+        if plan is None or account not in self.in_scope:
+            return
+        if all((account, r) in self.units for r in plan.regions):
+            self.members.release(account)
 
     def _show(self, final: bool = False) -> None:
         """Progress, at most every SHOW_INTERVAL_S: counting is O(accounts x regions)."""

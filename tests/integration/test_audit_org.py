@@ -53,8 +53,10 @@ from deployment.moto_server import MotoServer
 from policy_gen.audit import aws as audit_aws
 from policy_gen.audit import org_aws
 from policy_gen.audit.aws import AuditOptions
-from policy_gen.audit.org_run import collect_org
+from policy_gen.audit.org_output import audit_json
+from policy_gen.audit.org_run import OrgAudit, collect_org
 from policy_gen.audit.org_scope import OrgOptions
+from policy_gen.audit.progress import Progress
 from policy_gen.cli import main
 from policy_gen.evaluate import Request, evaluate, parse_policy
 from policy_gen.partitions import get_partition
@@ -481,6 +483,28 @@ def _granted(path: Path, logical_id: str) -> tuple[set[str], str]:
             if isinstance(target, dict) and "Fn::Sub" in target and ":kms:" in target["Fn::Sub"]:
                 kms_resource = target["Fn::Sub"]
     return actions, kms_resource
+
+
+def test_each_account_lets_go_of_its_clients_when_done(org: Org, recorder: Recorder) -> None:
+    """A botocore client holds up to a megabyte: a thousand accounts' worth would be
+    gigabytes, so an account's clients go once its regions are done."""
+    options = AuditOptions(regions=REGIONS, endpoint_url=org.endpoint)
+    audit = OrgAudit(
+        options,
+        OrgOptions(role_name=ROLE, external_id=EXTERNAL_ID),
+        audit_aws.new_session(None),
+        Progress(io.StringIO(), "off"),
+    )
+    held: list[int] = []
+    def sample(call: Call) -> None:
+        if call.operation == "DescribeLogGroups":  # while accounts are being audited
+            held.append(audit.members.clients_held())
+
+    recorder.hooks.append(sample)
+    report = audit.run()
+    assert _shape(org, audit_json(report))["log_groups"] == EXPECTED_GROUPS
+    assert max(held) > 0
+    assert audit.members.clients_held() == 0
 
 
 def test_text_report_by_account_and_region(
