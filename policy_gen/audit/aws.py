@@ -266,6 +266,13 @@ def new_session(profile: str | None) -> boto3.session.Session:
         raise UserError(f"cannot load AWS configuration: {error}") from None
 
 
+def default_region(session: boto3.session.Session) -> str | None:
+    """The caller's region when none is named. botocore reads AWS_DEFAULT_REGION and the
+    profile; AWS_REGION is what the other SDKs (and the render command) read, so it
+    comes first."""
+    return os.environ.get("AWS_REGION") or session.region_name
+
+
 def check_options(options: AuditOptions, session: boto3.session.Session) -> AuditOptions:
     """Fill in the default region and refuse bad input before any call is made."""
     if not 1 <= options.concurrency <= MAX_CONCURRENCY:
@@ -279,9 +286,7 @@ def check_options(options: AuditOptions, session: boto3.session.Session) -> Audi
         )
     regions = tuple(dict.fromkeys(options.regions))
     if not regions:
-        # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is what the other
-        # SDKs (and the render command) read, so honour it first.
-        default = os.environ.get("AWS_REGION") or session.region_name
+        default = default_region(session)
         if not default:
             raise UserError(
                 "no region: pass --region, or set AWS_REGION/AWS_DEFAULT_REGION or a region "

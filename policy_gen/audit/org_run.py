@@ -28,7 +28,6 @@ import contextlib
 import dataclasses
 import heapq
 import itertools
-import os
 import queue
 import signal
 import sys
@@ -42,7 +41,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from policy_gen.audit.aws import AuditOptions, AwsFacts, check_options, error_line
+from policy_gen.audit.aws import (
+    AuditOptions,
+    AwsFacts,
+    check_options,
+    default_region,
+    error_line,
+)
 from policy_gen.audit.fixes import suggest_fixes
 from policy_gen.audit.judge import audit
 from policy_gen.audit.model import KeyFacts, LogGroup, kms_arn_parts
@@ -180,7 +185,7 @@ class OrgAudit:
         regions = self.audit_options.regions
         # Organizations, STS and DescribeRegions are asked in the caller's default
         # region when it has one (it is enabled there), else in the first region named.
-        self.home = regions[0] if options.all_regions else (_default_region(session) or regions[0])
+        self.home = regions[0] if options.all_regions else (default_region(session) or regions[0])
         self.partition = partition_for_region(self.home)
         for region in regions:
             if partition_for_region(region) is not self.partition:
@@ -465,11 +470,6 @@ class OrgAudit:
         self.progress.accounts(
             (done_accounts, len(self.accounts)), (units_done, units_total), unknown
         )
-
-
-def _default_region(session: boto3.session.Session) -> str | None:
-    """The region check_options would default to (AWS_REGION first, as there)."""
-    return os.environ.get("AWS_REGION") or session.region_name
 
 
 @contextlib.contextmanager
