@@ -42,13 +42,13 @@ openapi: generate ## the same as generate
 typecheck: setup
 	$(VENV)/bin/mypy
 
-cfn-lint: setup ## cfn-lint on the app template and the pipeline's bootstrap template
-	$(VENV)/bin/cfn-lint template.yaml pipeline/bootstrap.yaml
+cfn-lint: setup ## cfn-lint on the app template, the pipeline's bootstrap template and the organization audit's IAM templates
+	$(VENV)/bin/cfn-lint template.yaml pipeline/bootstrap.yaml audit-role/member-role.yaml audit-role/caller-policy.yaml
 
 sam-validate: setup
 	$(VENV)/bin/sam validate --lint --template template.yaml --region $(LOCAL_REGION)
 
-scan: setup ## checkov on template.yaml and the SAM-translated template (zero failed checks)
+scan: setup ## checkov on template.yaml, its SAM translation, pipeline/bootstrap.yaml and audit-role/ (zero failed checks)
 	bash scripts/checkov.sh
 
 render-local: setup ## render the key policy for the embedded default (params/default.yaml)

@@ -519,7 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "List every log group with a KMS key, look up each distinct key once "
             "(DescribeKey, GetKeyPolicy) and simulate whether the region's CloudWatch Logs "
-            "principal may use it. Makes only Describe/Get/List calls. Exit 0 nothing broken "
+            "principal may use it. Makes only Describe/Get/List calls (and sts:AssumeRole with "
+            "--organization). Exit 0 nothing broken "
             "(warnings allowed), 1 something broken, 2 bad input."
         ),
     )
@@ -528,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="extend",
         nargs="+",
         metavar="R",
-        help="region(s) to audit, repeatable (default: the profile's or AWS_REGION)",
+        help="region(s) to audit, repeatable (default: the profile's or AWS_REGION); with "
+        "--organization, 'all' means every region enabled in each account",
     )
     audit.add_argument("--profile", help="AWS profile (default: the environment's credentials)")
     audit.add_argument(
@@ -546,9 +548,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the Logs statement that would fix each broken key (changes nothing)",
     )
     audit.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="parallel key look-ups (default 8)"
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="parallel key look-ups; with --organization, AWS calls in flight across all "
+        "accounts and regions (default 8)",
     )
     audit.add_argument("--endpoint-url", help=argparse.SUPPRESS)
+    org = audit.add_argument_group(
+        "organization",
+        "Audit every active account of an AWS Organization: list them (ListAccounts, from "
+        "the management account or a delegated administrator), assume --role-name in each "
+        "(audit-role/member-role.yaml, deployable with StackSets) and audit each region. "
+        "An account whose role cannot be assumed, or a region it has not enabled, is "
+        "reported as such and the run goes on. Exit 1 also when an account or region "
+        "could not be audited.",
+    )
+    org.add_argument(
+        "--organization", action="store_true", help="audit the organization's member accounts"
+    )
+    org.add_argument("--role-name", metavar="ROLE", help="the role to assume in each account")
+    org.add_argument(
+        "--external-id", metavar="ID", help="sts:ExternalId, if the role's trust policy asks one"
+    )
+    org.add_argument(
+        "--accounts", action="extend", nargs="+", metavar="ID", help="only these account ids"
+    )
+    org.add_argument(
+        "--exclude-accounts",
+        action="extend",
+        nargs="+",
+        metavar="ID",
+        help="skip these account ids",
+    )
+    org.add_argument(
+        "--state",
+        metavar="FILE",
+        help="record finished account-regions in FILE; run again with the same options "
+        "to resume where an interrupted run stopped (failures are retried)",
+    )
     audit.set_defaults(handler=cmd_audit)
     return parser
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# checkov on template.yaml, on its SAM-translated form and on the pipeline's bootstrap
-# template: zero failed checks.
+# checkov on template.yaml, on its SAM-translated form, on the pipeline's bootstrap
+# template and on the organization audit's IAM templates (audit-role/): zero failed checks.
 # checkov pins an older boto3 than aws-sam-cli, so it lives in its own venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +13,5 @@ fi
 .venv/bin/python scripts/transform_template.py template.yaml build/transformed.json
 # --skip-download: no network here; the check catalogue ships with the package.
 .venv-checkov/bin/checkov -f template.yaml -f build/transformed.json -f pipeline/bootstrap.yaml \
+  -f audit-role/member-role.yaml -f audit-role/caller-policy.yaml \
   --framework cloudformation --compact --quiet --skip-download

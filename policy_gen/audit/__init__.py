@@ -20,6 +20,16 @@ import boto3.
 * ``command``: ``collect``/``run``/``run_cli``, the command from options to exit code.
 * ``output``: the text, JSON and CSV reports.
 
+``audit --organization`` runs the same audit in every member account and region of an
+AWS Organization; its own modules, pure ones first:
+
+* ``org_model``: accounts, account-regions, their statuses, the organization report.
+* ``org_scope``: which accounts and regions, the role and its session name.
+* ``org_state``: the ``--state`` file that lets an interrupted run resume.
+* ``org_output``: the organization report as text, JSON and CSV.
+* ``org_aws``: Organizations, STS (assumed roles that refresh) and DescribeRegions.
+* ``org_run``: the run itself, one bounded pool for every account and region.
+
 The names below are the package's API (``policy_gen.cli`` calls ``run_cli``).
 """
 
@@ -66,6 +76,9 @@ from policy_gen.audit.model import (
     kms_arn_parts,
     log_group_from_api,
 )
+from policy_gen.audit.org_model import OrgReport
+from policy_gen.audit.org_run import collect_org
+from policy_gen.audit.org_scope import OrgOptions
 from policy_gen.audit.output import CSV_COLUMNS, audit_json, summary_line, write_csv, write_text
 from policy_gen.audit.progress import Progress
 
@@ -100,11 +113,14 @@ __all__ = [
     "Issue",
     "KeyFacts",
     "LogGroup",
+    "OrgOptions",
+    "OrgReport",
     "Progress",
     "audit",
     "audit_json",
     "check_options",
     "collect",
+    "collect_org",
     "key_region",
     "kms_arn_parts",
     "log_group_from_api",

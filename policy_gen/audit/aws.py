@@ -47,7 +47,7 @@ IDENTITY_CONFIG = Config(
 READ_ONLY_PREFIXES = ("Describe", "Get", "List")
 
 
-def _error_line(operation: str, error: Exception) -> str:
+def error_line(operation: str, error: Exception) -> str:
     """A failed call as one line: ``Operation: Code: message``."""
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
@@ -57,7 +57,7 @@ def _error_line(operation: str, error: Exception) -> str:
     return f"{operation}: {type(error).__name__}: {' '.join(str(error).split())}"
 
 
-def _error_code(error: Exception) -> str:
+def error_code(error: Exception) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code") or "")
     return ""
@@ -83,20 +83,39 @@ class AwsFacts:
         self._config = config
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._create_lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
-    def _client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str) -> Any:
+        """The one client for ``service`` in ``region``, made on first use. Any thread
+        may ask (the organization audit looks keys up from several): creation is
+        serialised, since a boto3 session is not thread-safe; the clients are."""
         client = self._clients.get((service, region))
         if client is None:
-            client = self._session.client(
-                service,  # type: ignore[call-overload]
-                region_name=region,
-                endpoint_url=self._endpoint_url,
-                config=IDENTITY_CONFIG if service == "sts" else self._config,
-            )
-            client.meta.events.register("before-parameter-build", self._count)
-            self._clients[(service, region)] = client
+            with self._create_lock:
+                client = self._clients.get((service, region))
+                if client is None:
+                    client = self._session.client(
+                        service,  # type: ignore[call-overload]
+                        region_name=region,
+                        endpoint_url=self._endpoint_url,
+                        config=IDENTITY_CONFIG if service == "sts" else self._config,
+                    )
+                    client.meta.events.register("before-parameter-build", self._count)
+                    self._clients[(service, region)] = client
         return client
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def release(self) -> None:
+        """Forget the clients (the next call makes new ones). A botocore client holds
+        0.2-1 MB (its service model's methods, its own event hooks): an organization
+        audit releases each account's once the account is done, or a thousand accounts
+        would hold gigabytes. A call in flight keeps its client until it returns."""
+        with self._create_lock:
+            self._clients = {}
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
@@ -104,17 +123,22 @@ class AwsFacts:
 
     def account(self, region: str) -> str:
         """The caller's account (STS GetCallerIdentity); bad credentials are bad input."""
+        return self.identity(region)[0]
+
+    def identity(self, region: str) -> tuple[str, str]:
+        """The caller's account and ARN (STS GetCallerIdentity); bad credentials are bad
+        input."""
         try:
-            identity = self._client("sts", region).get_caller_identity()
+            identity = self.client("sts", region).get_caller_identity()
         except NoCredentialsError:
             raise UserError(_NO_CREDENTIALS) from None
         except ClientError as error:
             raise UserError(
-                f"AWS rejected the credentials ({_error_line('GetCallerIdentity', error)})"
+                f"AWS rejected the credentials ({error_line('GetCallerIdentity', error)})"
             ) from None
         except BotoCoreError as error:
             raise UserError(f"cannot reach AWS STS in {region}: {error}") from None
-        return str(identity["Account"])
+        return str(identity["Account"]), str(identity.get("Arn") or "")
 
     def log_groups(
         self,
@@ -124,7 +148,7 @@ class AwsFacts:
         on_page: Callable[[int], None] | None = None,
     ) -> tuple[list[LogGroup], int]:
         """Every log group with a KMS key in ``region`` (paginated), and how many without."""
-        paginator = self._client("logs", region).get_paginator("describe_log_groups")
+        paginator = self.client("logs", region).get_paginator("describe_log_groups")
         kwargs = {"logGroupNamePrefix": prefix} if prefix else {}
         groups: list[LogGroup] = []
         unencrypted = seen = 0
@@ -141,7 +165,7 @@ class AwsFacts:
                     on_page(seen)
         except (ClientError, BotoCoreError) as error:
             raise UserError(
-                f"cannot list log groups in {region} ({_error_line('DescribeLogGroups', error)})"
+                f"cannot list log groups in {region} ({error_line('DescribeLogGroups', error)})"
             ) from None
         return groups, unencrypted
 
@@ -150,17 +174,17 @@ class AwsFacts:
         key's own region (KMS answers NotFound for another region's key ARN)."""
         region = _call_region(ref, default_region)
         try:
-            kms = self._client("kms", region)
+            kms = self.client("kms", region)
         except (BotoCoreError, ValueError) as error:  # e.g. a malformed region in the ARN
-            return KeyFacts(ref, region=region, errors=(_error_line("DescribeKey", error),))
+            return KeyFacts(ref, region=region, errors=(error_line("DescribeKey", error),))
         errors: list[str] = []
         facts: dict[str, Any] = {"region": region}
         try:
             meta = kms.describe_key(KeyId=ref)["KeyMetadata"]
         except (ClientError, BotoCoreError) as error:
-            if _error_code(error) == "NotFoundException":
-                return KeyFacts(ref, region=region, not_found=_error_line("DescribeKey", error))
-            errors.append(_error_line("DescribeKey", error))
+            if error_code(error) == "NotFoundException":
+                return KeyFacts(ref, region=region, not_found=error_line("DescribeKey", error))
+            errors.append(error_line("DescribeKey", error))
         else:
             deletion = meta.get("DeletionDate")
             facts.update(
@@ -175,7 +199,7 @@ class AwsFacts:
             text = kms.get_key_policy(KeyId=facts.get("arn") or ref, PolicyName="default")["Policy"]
             facts["policy"] = json.loads(text)
         except (ClientError, BotoCoreError) as error:
-            errors.append(_error_line("GetKeyPolicy", error))
+            errors.append(error_line("GetKeyPolicy", error))
         except (TypeError, ValueError) as error:
             errors.append(f"GetKeyPolicy: the policy is not JSON ({error})")
         return KeyFacts(ref, errors=tuple(errors), **facts)
@@ -191,7 +215,7 @@ class AwsFacts:
         # Create the clients here, in one thread: a boto3 session is not thread-safe.
         for ref, default_region in refs.items():
             with contextlib.suppress(BotoCoreError, ValueError):  # key_facts reports it
-                self._client("kms", _call_region(ref, default_region))
+                self.client("kms", _call_region(ref, default_region))
         results: dict[str, KeyFacts] = {}
         executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="audit-key")
         try:
@@ -242,6 +266,13 @@ def new_session(profile: str | None) -> boto3.session.Session:
         raise UserError(f"cannot load AWS configuration: {error}") from None
 
 
+def default_region(session: boto3.session.Session) -> str | None:
+    """The caller's region when none is named. botocore reads AWS_DEFAULT_REGION and the
+    profile; AWS_REGION is what the other SDKs (and the render command) read, so it
+    comes first."""
+    return os.environ.get("AWS_REGION") or session.region_name
+
+
 def check_options(options: AuditOptions, session: boto3.session.Session) -> AuditOptions:
     """Fill in the default region and refuse bad input before any call is made."""
     if not 1 <= options.concurrency <= MAX_CONCURRENCY:
@@ -255,9 +286,7 @@ def check_options(options: AuditOptions, session: boto3.session.Session) -> Audi
         )
     regions = tuple(dict.fromkeys(options.regions))
     if not regions:
-        # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is what the other
-        # SDKs (and the render command) read, so honour it first.
-        default = os.environ.get("AWS_REGION") or session.region_name
+        default = default_region(session)
         if not default:
             raise UserError(
                 "no region: pass --region, or set AWS_REGION/AWS_DEFAULT_REGION or a region "

@@ -1,26 +1,36 @@
 """The ``audit`` command: check the options, collect from AWS, judge, print.
 
-Orchestration only: the AWS calls are in ``aws``, the decisions in ``judge`` and
-``fixes``, the formats in ``output``.
+Orchestration only: the AWS calls are in ``aws`` (and ``org_aws``), the decisions in
+``judge`` and ``fixes``, the formats in ``output`` (and ``org_output``); an
+organization audit is run by ``org_run``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TextIO, TypeVar
 
 import boto3
 
-from policy_gen.audit import aws
+from policy_gen.audit import aws, org_output
 from policy_gen.audit.aws import AuditOptions, AwsFacts, check_options
 from policy_gen.audit.fixes import suggest_fixes
 from policy_gen.audit.judge import audit
 from policy_gen.audit.model import AuditReport, LogGroup
+from policy_gen.audit.org_run import collect_org
+from policy_gen.audit.org_scope import OrgOptions, split_regions
 from policy_gen.audit.output import audit_json, summary_line, write_csv, write_text
 from policy_gen.audit.progress import Progress
+from sam_project.errors import UserError
+
+R = TypeVar("R")
 
 
 def collect(
@@ -61,31 +71,79 @@ def collect(
     )
 
 
+@dataclass(frozen=True)
+class Formats(Generic[R]):
+    """How one kind of report is written in each ``--format``."""
+
+    json: Callable[[R], dict[str, Any]]
+    csv: Callable[[R, TextIO], None]
+    text: Callable[[R, TextIO], None]
+    summary: Callable[[R], str]
+
+
+ACCOUNT_FORMATS = Formats(audit_json, write_csv, write_text, summary_line)
+ORG_FORMATS = Formats(
+    org_output.audit_json, org_output.write_csv, org_output.write_text, org_output.summary_line
+)
+
+
+def write_report(
+    report: R, output_format: str, formats: Formats[R], stdout: TextIO, stderr: TextIO
+) -> None:
+    """The report on stdout; with CSV the summary goes to stderr, so stdout stays CSV."""
+    if output_format == "json":
+        stdout.write(json.dumps(formats.json(report), indent=2) + "\n")
+    elif output_format == "csv":
+        formats.csv(report, stdout)
+        stderr.write(formats.summary(report) + "\n")
+    else:
+        formats.text(report, stdout)
+
+
 def run(
     options: AuditOptions,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
     """The audit command: collect, print in the chosen format, exit 1 if anything is broken."""
-    stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     # Looked up in ``aws`` at call time: the tests replace it to watch the calls.
     session = aws.new_session(options.profile)
     report = collect(options, session, Progress.for_output(stderr, options.output_format))
-    if options.output_format == "json":
-        stdout.write(json.dumps(audit_json(report), indent=2) + "\n")
-    elif options.output_format == "csv":
-        write_csv(report, stdout)
-        stderr.write(summary_line(report) + "\n")
-    else:
-        write_text(report, stdout)
+    write_report(report, options.output_format, ACCOUNT_FORMATS, stdout or sys.stdout, stderr)
     return report.exit_code
+
+
+def run_org(
+    options: AuditOptions,
+    org: OrgOptions,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """``audit --organization``: every member account and region, one report."""
+    stderr = stderr or sys.stderr
+    session = aws.new_session(options.profile)
+    progress = Progress.for_output(stderr, options.output_format)
+    report = collect_org(options, org, session, progress)
+    write_report(report, options.output_format, ORG_FORMATS, stdout or sys.stdout, stderr)
+    return report.exit_code
+
+
+# Flags that only mean something with --organization (name -> argparse dest).
+ORG_ONLY = {
+    "--role-name": "role_name",
+    "--external-id": "external_id",
+    "--accounts": "accounts",
+    "--exclude-accounts": "exclude_accounts",
+    "--state": "state",
+}
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Entry point for ``policy_gen.cli``'s ``audit`` subcommand."""
+    regions = tuple(args.region or ())
     options = AuditOptions(
-        regions=tuple(args.region or ()),
+        regions=regions,
         profile=args.profile,
         prefix=args.log_group_prefix,
         output_format=args.format,
@@ -93,4 +151,23 @@ def run_cli(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         endpoint_url=args.endpoint_url,
     )
-    return run(options)
+    if not args.organization:
+        given = [flag for flag, dest in ORG_ONLY.items() if getattr(args, dest) is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} needs --organization")
+        return run(options)
+    if args.role_name is None:
+        raise UserError(
+            "--organization needs --role-name ROLE: the role to assume in each member "
+            "account (audit-role/member-role.yaml creates it)"
+        )
+    all_regions, named = split_regions(regions)
+    org = OrgOptions(
+        role_name=args.role_name,
+        external_id=args.external_id,
+        all_regions=all_regions,
+        accounts=tuple(args.accounts or ()),
+        exclude_accounts=tuple(args.exclude_accounts or ()),
+        state=Path(args.state) if args.state is not None else None,
+    )
+    return run_org(dataclasses.replace(options, regions=named), org)

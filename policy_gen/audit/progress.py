@@ -45,6 +45,30 @@ class Progress:
                 self._last_line = now
                 self._line(f"audit: looked up {done}/{total} key(s)")
 
+    def accounts(
+        self, accounts: tuple[int, int], units: tuple[int, int], more: bool = False
+    ) -> None:
+        """An organization audit: (done, total) accounts and account-regions. ``more``:
+        some accounts have not said yet which regions they have enabled, so the
+        account-region total can still grow."""
+        total = f"{units[1]}{'+' if more else ''}"
+        text = f"accounts {accounts[0]}/{accounts[1]}, account-regions {units[0]}/{total}"
+        if self.mode == "bar":
+            width = 30
+            filled = width * units[0] // max(units[1], 1)
+            self._draw(f"audit [{'#' * filled}{'.' * (width - filled)}] {text}")
+        elif self.mode == "lines":
+            now = time.monotonic()
+            finished = accounts[0] == accounts[1] and not more
+            if finished or now - self._last_line >= self.LINE_INTERVAL_S:
+                self._last_line = now
+                self._line(f"audit: {text} done")
+
+    def note(self, text: str) -> None:
+        """A message that must be seen whatever the mode (e.g. an interrupt)."""
+        self.finish()
+        self._line(f"audit: {text}")
+
     def finish(self) -> None:
         if self.mode == "bar" and self._drawn:
             self.stream.write("\r\x1b[K")

@@ -519,7 +519,7 @@ def stubbed_facts() -> tuple[A.AwsFacts, Stubber]:
         aws_access_key_id="x", aws_secret_access_key="y", region_name=REGION
     )
     aws = A.AwsFacts(session)
-    client = aws._client("kms", REGION)  # the client key_facts will use
+    client = aws.client("kms", REGION)  # the client key_facts will use
     return aws, Stubber(client)
 
 
