@@ -15,6 +15,7 @@ session duration goes on without a failed call.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -78,6 +79,13 @@ def member_session(
     return boto3.session.Session(botocore_session=core, region_name=region)
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    """botocore's loader of service models, one per process: it caches what it parsed,
+    so every account (and every audit a process runs) parses each model once."""
+    return botocore.session.Session().get_component("data_loader")
+
+
 class Organization:
     """The caller's view of the organization: who is calling, and its accounts."""
 
@@ -136,7 +144,7 @@ class MemberAccounts:
         self._session_name = session_name(caller_arn)
         self._endpoint_url = endpoint_url
         self._clock = clock
-        self._loader = botocore.session.Session().get_component("data_loader")
+        self._loader = _shared_loader()
         self._lock = threading.Lock()
         self._account_locks: dict[str, threading.Lock] = {}
         self._done: dict[str, AwsFacts | AssumeRoleFailed] = {}
