@@ -187,3 +187,21 @@ def test_a_docker_engine_hands_over_to_sam_local_invoke(
     with pytest.raises(LocalApiError, match="no Docker engine reachable"):
         invoke_module.invoke(opts)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        # An endless stream: read one byte past Lambda's 6 MB event limit, then refuse.
+        (b"\0" * (6 * 1024 * 1024 + 10), "event stdin is larger than 6291456 bytes"),
+        (b'{"a":', "event stdin is not valid JSON"),
+        (b"\xff\xfe{}", "event stdin is not UTF-8 text"),
+    ],
+)
+def test_a_bad_event_on_stdin_is_one_line_and_exit_2(stdin: bytes, message: str) -> None:
+    _ensure_built()
+    result = run_invoke("-e", "-", stdin=stdin)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
