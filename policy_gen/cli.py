@@ -313,7 +313,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from policy_gen.audit import run_cli
+    from policy_gen.audit.command import run_cli
 
     return run_cli(args)
 

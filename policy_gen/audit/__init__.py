@@ -30,21 +30,14 @@ AWS Organization; its own modules, pure ones first:
 * ``org_aws``: Organizations, STS (assumed roles that refresh) and DescribeRegions.
 * ``org_run``: the run itself, one bounded pool for every account and region.
 
-The names below are the package's API (``policy_gen.cli`` calls ``run_cli``).
+The names below are the package's API. Those of
+the AWS-facing modules are imported when first used (PEP 562), so importing a pure module
+(``policy_gen.audit.judge``) does not pay for boto3's import through this package.
 """
 
-from policy_gen.audit.aws import (
-    DEFAULT_CONCURRENCY,
-    IDENTITY_CONFIG,
-    MAX_CONCURRENCY,
-    READ_ONLY_PREFIXES,
-    RETRY_CONFIG,
-    AuditOptions,
-    AwsFacts,
-    check_options,
-    new_session,
-)
-from policy_gen.audit.command import collect, run, run_cli
+from importlib import import_module
+from typing import Any
+
 from policy_gen.audit.fixes import suggest_fixes
 from policy_gen.audit.judge import (
     KEY_STATE_STATUS,
@@ -77,10 +70,38 @@ from policy_gen.audit.model import (
     log_group_from_api,
 )
 from policy_gen.audit.org_model import OrgReport
-from policy_gen.audit.org_run import collect_org
 from policy_gen.audit.org_scope import OrgOptions
 from policy_gen.audit.output import CSV_COLUMNS, audit_json, summary_line, write_csv, write_text
 from policy_gen.audit.progress import Progress
+
+# Names of the modules that talk to AWS, resolved on first access.
+_AWS_FACING: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "DEFAULT_CONCURRENCY",
+            "IDENTITY_CONFIG",
+            "MAX_CONCURRENCY",
+            "READ_ONLY_PREFIXES",
+            "RETRY_CONFIG",
+            "AuditOptions",
+            "AwsFacts",
+            "check_options",
+            "new_session",
+        ),
+        "aws",
+    ),
+    **dict.fromkeys(("collect", "run", "run_cli"), "command"),
+    "collect_org": "org_run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _AWS_FACING.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "ALL_STATUSES",

@@ -17,3 +17,29 @@ def test_the_pure_audit_modules_never_import_aws() -> None:
         imported = imports_of(modules[f"policy_gen.audit.{name}"], known)
         reached = {i for i in imported if i.startswith(AWS_MODULES)}
         assert not reached, f"policy_gen.audit.{name} imports {sorted(reached)}"
+
+
+def test_importing_the_pure_audit_does_not_load_boto3() -> None:
+    """The package's own ``__init__`` must not pull boto3 in through its re-exports,
+    yet every AWS-facing name stays reachable as ``policy_gen.audit.NAME``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import policy_gen.audit.judge, policy_gen.audit.output, policy_gen.audit.fixes\n"
+        "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 loaded'\n"
+        "import policy_gen.audit as audit\n"
+        "assert callable(audit.run_cli) and callable(audit.collect_org)\n"
+        "assert audit.AwsFacts.__module__ == 'policy_gen.audit.aws'\n"
+        "try:\n"
+        "    audit.no_such_name\n"
+        "except AttributeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('unknown names must raise AttributeError')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
