@@ -110,6 +110,15 @@ class LocalServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+        """The log once it holds ``text``: a worker's output reaches the log through a
+        reader thread, so it may land just after the response it belongs to."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            assert time.monotonic() < deadline, f"{text!r} not in the log:\n{log[-2000:]}"
+            time.sleep(0.05)
+        return log
+
     def worker_pids(self) -> list[int]:
         """PIDs from the startup banner (``N warm worker(s), pids 1, 2, ...``)."""
         found = re.findall(r"warm worker\(s\), pids ([\d, ]+),", self.log())
