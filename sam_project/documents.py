@@ -16,6 +16,12 @@ reads it:
   keys, so that a checker (the key-policy parser) can report them instead of silently
   proving a document other tools read differently. Mappings without repeats stay
   plain ``dict``.
+* **Dates stay text**: YAML 1.1 reads an unquoted ``2012-10-17`` as a timestamp, but
+  CloudFormation does not support the timestamp type (CloudFormation user guide,
+  "Template format": YAML 1.1 without the binary, omap, pairs, set and timestamp tags)
+  and SAM CLI keeps such values as strings. So ``Version: 2012-10-17`` in a key policy,
+  or ``AWSTemplateFormatVersion: 2010-09-09``, is read as the text it is, exactly as
+  written.
 * **CloudFormation short tags** (``!Ref``, ``!Sub``...) are read as their long form
   (``{"Ref": ...}``) where the document is a template; parameter files take none, as
   in SAM CLI.
@@ -208,6 +214,13 @@ def _construct_map(loader: _DocumentLoader, node: yaml.MappingNode) -> Iterator[
 
 
 _DocumentLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def _construct_timestamp_as_text(loader: _DocumentLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_DocumentLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
 
 
 class _TemplateLoader(_DocumentLoader):

@@ -121,6 +121,17 @@ def test_short_tags_only_in_templates() -> None:
         load_yaml("k: !GetAtt Key.Arn", "params.yaml")
 
 
+@pytest.mark.parametrize("short_tags", [True, False])
+def test_unquoted_dates_stay_the_text_written(short_tags: bool) -> None:
+    """CloudFormation has no timestamp type: ``Version: 2012-10-17`` is the string."""
+    text = "Version: 2012-10-17\nAt: 2010-09-09T00:00:00Z\nQuoted: '2012-10-17'\n"
+    assert load_yaml(text, "t.yaml", short_tags=short_tags) == {
+        "Version": "2012-10-17",
+        "At": "2010-09-09T00:00:00Z",
+        "Quoted": "2012-10-17",
+    }
+
+
 def test_json_errors_are_one_line() -> None:
     with pytest.raises(UserError, match="p.json is not valid JSON: .* at line 1 column"):
         parse_json('{"a": ', "p.json")
