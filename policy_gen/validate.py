@@ -477,10 +477,10 @@ def _outsider_callers(target: Target) -> tuple[tuple[str, str], ...]:
 
 def _check_public(policy: Policy, target: Target, report: Report) -> None:
     callers = _outsider_callers(target)
-    for position, statement in enumerate(policy.statements):
+    for statement in policy.statements:
         if statement.effect != "Allow":
             continue
-        sid = _statement_name(statement, position)
+        sid = statement.id
         for caller, who in callers:
             if not statement_principal_matches(statement, caller):
                 continue
@@ -548,8 +548,8 @@ def _attacker_contexts(
 
 
 def _check_principals(policy: Policy, target: Target, report: Report) -> None:
-    for position, statement in enumerate(policy.statements):
-        sid = _statement_name(statement, position)
+    for statement in policy.statements:
+        sid = statement.id
         for principal in statement.named.services:
             region = _logs_principal_region(principal)
             if region is None:
@@ -589,8 +589,8 @@ def _check_principals(policy: Policy, target: Target, report: Report) -> None:
 
 
 def _check_actions(policy: Policy, _target: Target, report: Report) -> None:
-    for position, statement in enumerate(policy.statements):
-        sid = _statement_name(statement, position)
+    for statement in policy.statements:
+        sid = statement.id
         named = statement.named
         for field_name, actions in (
             ("Action", named.actions or ()),
@@ -609,12 +609,6 @@ def _check_actions(policy: Policy, _target: Target, report: Report) -> None:
 
 
 # --- small helpers ------------------------------------------------------------------
-
-
-def _statement_name(statement: Statement, position: int) -> str:
-    """How findings name a statement: its Sid, else its position among the statement
-    objects (``Statement.id`` counts a Statement list's non-objects too)."""
-    return statement.sid or str(position)
 
 
 def _logs_principal_region(principal: str) -> str | None:

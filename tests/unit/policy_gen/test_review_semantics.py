@@ -300,3 +300,19 @@ def test_adversarial_policies_are_classified(
     found = codes(*cleaned)
     assert present <= found, (name, found)
     assert not absent & found, (name, found)
+
+
+def test_one_statement_has_one_number_in_every_finding_and_simulation() -> None:
+    """A non-object entry before a Sid-less statement must not shift its number in some
+    findings only: the simulation, CROSS_ACCOUNT and PUBLIC all name it by its index."""
+    public = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [5, root_statement(), public]}
+    report = validate(document, target())
+    named = {
+        finding.code: finding.statement
+        for finding in report.findings
+        if finding.code in ("PUBLIC", "CROSS_ACCOUNT")
+    }
+    assert named == {"PUBLIC": "2", "CROSS_ACCOUNT": "2"}
+    matched = {s.result.matched for s in report.simulations if s.result.matched}
+    assert matched >= {("2",)}
