@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from policy_gen import __version__
-from policy_gen.partitions import check_account, resolve_partition
+from policy_gen.partitions import resolve_partition
 from sam_project.documents import parse_json
 from sam_project.errors import OneLineArgumentParser, UserError
 from sam_project.files import read_text_file, read_text_stream
-from sam_project.overrides import parse_parameter_overrides
 
 # A KMS key policy is at most 32 KiB; anything far larger is not a policy.
 MAX_POLICY_BYTES = 1_048_576
 DEFAULT_CHECK_ACCOUNT = "123456789012"
 DEFAULT_CHECK_REGION = "us-east-1"
-KEY_WIDE_CHECKS = "checked for MALFORMED, CROSS_ACCOUNT, LOCKOUT and PUBLIC"
 
 
 # --- input helpers ---------------------------------------------------------------
@@ -196,71 +194,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_check_template(args: argparse.Namespace) -> int:
-    """Each template in turn (pre-commit passes several); the worst exit code."""
-    templates: list[str] = args.template
-    if len(templates) > 1 and args.format != "text":
-        raise UserError(
-            f"--format {args.format} takes one template: got {len(templates)}; run once per "
-            "template"
-        )
-    code = 0
-    for path in templates:
-        args.template = path
-        code = max(code, _check_one_template(args))
-    return code
+    """Every template of the paths given, one report, the worst exit code."""
+    from policy_gen.check_run import Place, run_check_template
 
-
-def _check_one_template(args: argparse.Namespace) -> int:
-    from policy_gen.check_template import check_template
-    from policy_gen.template import Resolver, load_template
-
-    template = load_template(args.template)
-    overrides = parse_parameter_overrides(args.parameter_overrides)
-    region = args.region or overrides.get("PolicyRegion") or DEFAULT_CHECK_REGION
-    account = check_account(
-        args.account or overrides.get("PolicyAccountId") or DEFAULT_CHECK_ACCOUNT
-    )
-    partition = resolve_partition(args.partition, region, args.logs_principal)
-    resolver = Resolver.for_template(
-        template,
-        overrides,
-        region=region,
-        account=account,
-        partition=partition.name,
-        stack_name=args.stack_name,
-    )
-    report = check_template(template, resolver, partition)
-    if args.strict:
-        report = report.strict()
-    if args.format == "sarif":
-        _print_sarif(
-            report.all_findings(),
-            args.template,
-            lambda locator, resource, finding: locator.template_finding(
-                resource, finding.statement
-            ),
-        )
-    elif args.format == "json":
-        _print_json(report.as_json())
-    else:
-        print(
-            f"Template {args.template} as stack {args.stack_name} in "
-            f"{partition.name}/{region}/{account}"
-        )
-        for key in report.keys:
-            groups = ", ".join(key.log_groups) or "no log groups"
-            status = (
-                f"not checked ({key.why_unchecked})"
-                if key.report is None
-                else ("valid" if key.report.valid else "INVALID")
-            )
-            scope = "" if key.log_groups or key.report is None else f" ({KEY_WIDE_CHECKS})"
-            print(f"  key {key.logical_id}: encrypts {groups}: policy {status}{scope}")
-        print("Findings:")
-        findings = report.all_findings()
-        print("\n".join(_finding_lines(findings, resource_of=True)))
-        print(_summary([finding for _, finding in findings]))
-    return 0 if report.valid else 1
+    return run_check_template(args, Place(DEFAULT_CHECK_REGION, DEFAULT_CHECK_ACCOUNT))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -486,8 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "template",
         nargs="+",
-        help="template file(s): SAM or plain CloudFormation, YAML with short tags or JSON "
-        "(a CDK cdk.out/*.template.json too); several only with --format text",
+        metavar="PATH",
+        help="template files, directories (searched for *.yaml, *.yml, *.json and *.template "
+        "files that are CloudFormation/SAM templates; in a CDK cdk.out, *.template.json) or "
+        "quoted glob patterns such as 'templates/**/*.yaml'; one combined report",
     )
     check.add_argument(
         "--region",
@@ -510,6 +449,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="parameter values, or file://params/ENV.yaml",
     )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.add_argument(
+        "--severity",
+        action="append",
+        default=[],
+        metavar="CODE=LEVEL",
+        help="set a finding code's severity: error, warning, note (reported, never fails) "
+        "or off (not counted, still listed as ignored); repeatable; wins over the config file",
+    )
+    check.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: the nearest .policy-gen.toml, or pyproject.toml with "
+        "[tool.policy-gen], from the current directory up to the repository root)",
+    )
+    check.add_argument("--no-config", action="store_true", help="read no config file")
     _add_format(check, sarif=True)
     check.set_defaults(handler=cmd_check_template)
 

@@ -177,9 +177,7 @@ def check_log_group_name(name: str) -> str:
             f"invalid log group name {name!r}: expected 1-512 characters of a-z A-Z 0-9 _ - / . #"
         )
     if name.startswith("aws/"):
-        raise UserError(
-            f"invalid log group name {name!r}: names starting with 'aws/' are reserved"
-        )
+        raise UserError(f"invalid log group name {name!r}: names starting with 'aws/' are reserved")
     return name
 
 

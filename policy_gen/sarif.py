@@ -1,8 +1,8 @@
 """Findings as SARIF 2.1.0, the format code scanning reads (GitHub's among others).
 
 One rule per finding code, each with the help text a reviewer needs on the pull request,
-in one table; each result names its rule, its level (``error``/``warning``, as the
-finding's severity) and the file and line it concerns (the resource, rule or policy
+in one table; each result names its rule, its level (``error``/``warning``/``note``, the
+finding's effective severity) and the file and line it concerns (the resource, rule or policy
 statement, from :mod:`policy_gen.locations`). The result's logical location names the
 resource; ``partialFingerprints`` keep a finding the same result across commits even
 when lines move.
@@ -92,6 +92,26 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "The key policy must name the log group. Pass the parameters its name uses "
         "(--parameter-overrides) or give it a LogGroupName.",
     ),
+    "DUPLICATE_SID": (
+        "Two statements share a Sid",
+        "IAM requires unique Sids in identity policies; IAM Access Analyzer warns about "
+        "duplicates in resource policies. Give each statement its own Sid.",
+    ),
+    "SET_OPERATOR_SINGLE_VALUED": (
+        "A set operator on a single-valued condition key",
+        "ForAnyValue on kms:EncryptionContext:<key> or aws:RequestTag/<key>: the KMS "
+        "developer guide warns against set operators on single-valued keys. Drop it.",
+    ),
+    "SUPPRESSION_INVALID": (
+        "A suppression in Metadata is malformed",
+        "Metadata.policy-gen.suppress takes entries {code: KNOWN_CODE, reason: text}; a "
+        "malformed entry suppresses nothing. Fix the entry named.",
+    ),
+    "SUPPRESSION_UNUSED": (
+        "A suppression in Metadata matched no finding",
+        "The resource has no finding with that code in this run: the suppression is stale "
+        "or on the wrong resource. Remove or move it.",
+    ),
     "RULE_REFUSED": (
         "CloudFormation would refuse the deploy",
         "An assertion of the template's Rules is false for these parameters, account and "
@@ -102,23 +122,26 @@ RULES: Final[dict[str, tuple[str, str]]] = {
 
 # The code-scanning severity of errors and warnings (GitHub reads 'security-severity').
 _SECURITY_SEVERITY: Final = {"error": "8.0", "warning": "4.0"}
+_WARNINGS: Final = frozenset(
+    {"OVERBROAD", "GLOBAL_PRINCIPAL", "UNKNOWN_ACTION", "DUPLICATE_SID",
+     "SET_OPERATOR_SINGLE_VALUED"}
+)  # fmt: skip
+_NOTES: Final = frozenset({"SUPPRESSION_UNUSED"})
 
 
 def _rule(code: str) -> dict[str, Any]:
     title, help_text = RULES.get(code, (code, "See `python -m policy_gen --help`."))
     name = "".join(part.capitalize() for part in code.split("_"))
+    level = "note" if code in _NOTES else "warning" if code in _WARNINGS else "error"
     return {
         "id": code,
         "name": name,
         "shortDescription": {"text": title},
         "fullDescription": {"text": help_text},
         "help": {"text": help_text, "markdown": f"**{code}**: {help_text}"},
-        "defaultConfiguration": {"level": "warning" if code in _WARNINGS else "error"},
+        "defaultConfiguration": {"level": level},
         "properties": {"tags": ["security", "kms", "cloudwatch-logs"]},
     }
-
-
-_WARNINGS: Final = frozenset({"OVERBROAD", "GLOBAL_PRINCIPAL", "UNKNOWN_ACTION"})
 
 
 def artifact_uri(path: str) -> str:
@@ -133,6 +156,109 @@ def artifact_uri(path: str) -> str:
         return file.as_uri()
 
 
+def sarif_result(
+    resource: str | None,
+    finding: Finding,
+    artifact: str | None,
+    line: int | None,
+    *,
+    level: str | None = None,
+    suppression: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """One result: ``level`` is the effective one (default: the finding's severity);
+    ``suppression`` (kind, justification) marks a result the user accepted (SARIF
+    ``suppressions``: ``inSource`` for a template's Metadata, ``external`` for the
+    config file), which viewers that honour it show as closed, not open."""
+    level = level or finding.severity
+    result: dict[str, Any] = {
+        "ruleId": finding.code,
+        "level": level,
+        "message": {"text": finding.message},
+    }
+    if level in _SECURITY_SEVERITY:
+        result["properties"] = {"security-severity": _SECURITY_SEVERITY[level]}
+    location: dict[str, Any] = {}
+    if artifact is not None:
+        physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(artifact)}}
+        if line is not None:
+            physical["region"] = {"startLine": line}
+        location["physicalLocation"] = physical
+    if resource is not None:
+        location["logicalLocations"] = [{"name": resource, "kind": "resource"}]
+    if location:
+        result["locations"] = [location]
+    key = "|".join([finding.code, resource or "", finding.statement or "", finding.message])
+    result["partialFingerprints"] = {
+        "policyGenFinding/v1": hashlib.sha256(key.encode("utf-8")).hexdigest()
+    }
+    if suppression is not None:
+        kind, justification = suppression
+        result["suppressions"] = [
+            {"kind": kind, "status": "accepted", "justification": justification}
+        ]
+    return result
+
+
+def sarif_document(
+    results: Sequence[dict[str, Any]],
+    *,
+    overrides: Sequence[tuple[str, str]] = (),
+    notifications: Sequence[tuple[str, str, str | None]] = (),
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run: every known rule, the given results.
+
+    ``overrides`` (code, level or "off") are the user's severities, recorded as the
+    invocation's ``ruleConfigurationOverrides``; ``notifications`` (level, text, file)
+    are what the run could not look at (files skipped, unreadable).
+    """
+    codes = list(dict.fromkeys([*RULES, *(result["ruleId"] for result in results)]))
+    index = {code: position for position, code in enumerate(codes)}
+    indexed = [{**result, "ruleIndex": index[result["ruleId"]]} for result in results]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_rule(code) for code in codes],
+            }
+        },
+        "results": indexed,
+        "columnKind": "unicodeCodePoints",
+    }
+    if overrides or notifications:
+        invocation: dict[str, Any] = {"executionSuccessful": True}
+        if overrides:
+            invocation["ruleConfigurationOverrides"] = [
+                {
+                    "descriptor": {"id": code, "index": index[code]},
+                    # SARIF has no "off" level: a rule turned off still ran, and its
+                    # results are reported as suppressed (kind "external").
+                    "configuration": {"properties": {"policyGenSeverity": level}}
+                    if level == "off"
+                    else {"level": level},
+                }
+                for code, level in overrides
+                if code in index
+            ]
+        if notifications:
+            invocation["toolExecutionNotifications"] = [
+                {
+                    "level": level,
+                    "message": {"text": text},
+                    **(
+                        {"locations": [{"physicalLocation": {
+                            "artifactLocation": {"uri": artifact_uri(file)}}}]}
+                        if file is not None
+                        else {}
+                    ),
+                }
+                for level, text, file in notifications
+            ]  # fmt: skip
+        run["invocations"] = [invocation]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
 def sarif_log(
     findings: Sequence[tuple[str | None, Finding]],
     artifact: str | None,
@@ -144,48 +270,9 @@ def sarif_log(
     policy); ``artifact`` is the file they are in (None: stdin, no location);
     ``line_of`` gives the line of a finding in that file, when known.
     """
-    codes = list(dict.fromkeys([*RULES, *(finding.code for _, finding in findings)]))
-    index = {code: position for position, code in enumerate(codes)}
-    results = []
-    for resource, finding in findings:
-        result: dict[str, Any] = {
-            "ruleId": finding.code,
-            "ruleIndex": index[finding.code],
-            "level": "error" if finding.severity == "error" else "warning",
-            "message": {"text": finding.message},
-            "properties": {"security-severity": _SECURITY_SEVERITY[finding.severity]},
-        }
-        location: dict[str, Any] = {}
-        if artifact is not None:
-            physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(artifact)}}
-            line = line_of(resource, finding)
-            if line is not None:
-                physical["region"] = {"startLine": line}
-            location["physicalLocation"] = physical
-        if resource is not None:
-            location["logicalLocations"] = [{"name": resource, "kind": "resource"}]
-        if location:
-            result["locations"] = [location]
-        key = "|".join([finding.code, resource or "", finding.statement or "", finding.message])
-        result["partialFingerprints"] = {
-            "policyGenFinding/v1": hashlib.sha256(key.encode("utf-8")).hexdigest()
-        }
-        results.append(result)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": TOOL_NAME,
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "rules": [_rule(code) for code in codes],
-                    }
-                },
-                "results": results,
-                "columnKind": "unicodeCodePoints",
-            }
-        ],
-    }
+    return sarif_document(
+        [
+            sarif_result(resource, finding, artifact, line_of(resource, finding))
+            for resource, finding in findings
+        ]
+    )

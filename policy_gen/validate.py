@@ -55,7 +55,8 @@ from policy_gen.partitions import (
 )
 from policy_gen.render import ENCRYPTION_CONTEXT_KEY
 
-Severity = Literal["error", "warning"]
+# "note": information that never fails a run (what could not be checked, and why).
+Severity = Literal["error", "warning", "note"]
 
 # The actions Logs must be able to call for a log group it encrypts.
 REQUIRED_LOGS_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
@@ -164,8 +165,11 @@ class Report:
         return not any(finding.severity == "error" for finding in self.findings)
 
     def strict(self) -> Report:
-        """The same report with every warning promoted to an error."""
-        return Report([f.as_error() for f in self.findings], list(self.simulations))
+        """The same report with every warning promoted to an error (notes stay notes)."""
+        return Report(
+            [f.as_error() if f.severity == "warning" else f for f in self.findings],
+            list(self.simulations),
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -103,6 +103,7 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "ALL_STATUSES",
     "CSV_COLUMNS",

@@ -1,0 +1,374 @@
+"""One check-template run over many paths: find the templates, check each, apply the
+user's severities, print one report and return one exit code.
+
+The pieces each have their own module: which files are templates
+(:mod:`policy_gen.template_paths`), what one template's findings are
+(:mod:`policy_gen.check_template`), which severities the user set
+(:mod:`policy_gen.project_config`, :mod:`policy_gen.inline_suppressions`) and what they
+make of each finding (:mod:`policy_gen.severity`). This module only runs them in order
+and writes the report: text for people, JSON for scripts, SARIF for code scanning; all
+three say the same things, including what was skipped, ignored or suppressed.
+
+Exit code: 0 no errors, 1 errors (after severities), 2 bad input. A template that cannot
+be read in a run that checked others is reported on stderr and makes the exit code 2,
+while the report of the others is still printed; with nothing checked at all the run is
+a plain bad-input refusal (one line, nothing on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from policy_gen.check_template import TemplateReport, check_template
+from policy_gen.inline_suppressions import read_suppressions
+from policy_gen.locations import Locator
+from policy_gen.partitions import Partition, check_account, resolve_partition
+from policy_gen.project_config import Settings, load_settings
+from policy_gen.sarif import RULES, sarif_document, sarif_result
+from policy_gen.severity import Assessed, Counts, Located, Suppression, assess, count
+from policy_gen.template import MAX_TEMPLATE_BYTES, Resolver, parse_template_text
+from policy_gen.template_paths import (
+    Candidate,
+    expand_paths,
+    looks_like_template,
+    mentions_template_keys,
+    too_big,
+)
+from sam_project.documents import load_yaml, parse_json
+from sam_project.errors import UserError
+from sam_project.files import read_text_file
+from sam_project.overrides import parse_parameter_overrides
+
+KEY_WIDE_CHECKS: Final = "checked for MALFORMED, CROSS_ACCOUNT, LOCKOUT and PUBLIC"
+# Skipped files listed by name in the text report; the rest are counted (JSON lists all).
+MAX_SKIPPED_LISTED: Final = 10
+NOT_A_TEMPLATE: Final = "not a CloudFormation template"
+
+
+@dataclass
+class Checked:
+    """One template checked: where, as what stack, and its findings."""
+
+    path: str
+    text: str
+    where: str  # "partition/region/account"
+    report: TemplateReport
+    suppressions: dict[str, list[Suppression]]
+    located: list[Located]
+
+
+@dataclass
+class Run:
+    settings: Settings
+    checked: list[Checked] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[UserError] = field(default_factory=list)
+    assessed: list[Assessed] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counts:
+        return count(self.assessed)
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.failed else self.counts.exit_code
+
+
+def known_codes() -> list[str]:
+    """Every finding code a user may name: the SARIF rule table lists them all."""
+    return list(RULES)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _document(text: str, label: str) -> object:
+    """The text as data, for telling a broken template from a file that is no template."""
+    try:
+        if text.lstrip().startswith("{"):
+            return parse_json(text, label)
+        return load_yaml(text, label, short_tags=True)
+    except UserError:
+        return None
+
+
+def _load(candidate: Candidate, run: Run) -> tuple[str, dict[str, Any]] | None:
+    """The template's text and data; a skip (walked files) or a failure otherwise."""
+    label = f"template {candidate.path!r}"
+    if not candidate.explicit and too_big(candidate.path, MAX_TEMPLATE_BYTES):
+        run.skipped.append(
+            (candidate.path, f"larger than {MAX_TEMPLATE_BYTES} bytes, CloudFormation's limit")
+        )
+        return None
+    try:
+        text = read_text_file(
+            candidate.path,
+            limit=MAX_TEMPLATE_BYTES,
+            what=label,
+            expected="a SAM or CloudFormation template",
+        )
+    except UserError as error:
+        if candidate.explicit:
+            run.failed.append(error)
+        else:
+            run.skipped.append((candidate.path, f"cannot read: {error}"))
+        return None
+    if not candidate.explicit and not mentions_template_keys(text):
+        run.skipped.append((candidate.path, NOT_A_TEMPLATE))
+        return None
+    try:
+        return text, parse_template_text(text, label)
+    except UserError as error:
+        if candidate.explicit or looks_like_template(_document(text, label)):
+            run.failed.append(error)  # a template we cannot read is never skipped quietly
+        else:
+            run.skipped.append((candidate.path, NOT_A_TEMPLATE))
+        return None
+
+
+def _check(
+    path: str, text: str, template: dict[str, Any], args: argparse.Namespace, place: Place
+) -> Checked:
+    overrides = parse_parameter_overrides(args.parameter_overrides)
+    region = args.region or overrides.get("PolicyRegion") or place.region
+    account = check_account(args.account or overrides.get("PolicyAccountId") or place.account)
+    partition: Partition = resolve_partition(args.partition, region, args.logs_principal)
+    resolver = Resolver.for_template(
+        template,
+        overrides,
+        region=region,
+        account=account,
+        partition=partition.name,
+        stack_name=args.stack_name,
+    )
+    report = check_template(template, resolver, partition)
+    suppressions, problems = read_suppressions(template, known_codes())
+    located = [
+        Located(path, resource, finding)
+        for resource, finding in [*report.all_findings(), *problems]
+    ]
+    return Checked(
+        path, text, f"{partition.name}/{region}/{account}", report, suppressions, located
+    )
+
+
+@dataclass(frozen=True)
+class Place:
+    """Region and account to check for when neither the command line nor the template's
+    PolicyRegion/PolicyAccountId parameters say (the CLI's documented defaults)."""
+
+    region: str
+    account: str
+
+
+def collect(args: argparse.Namespace, place: Place) -> Run:
+    """Find, read and check every template of the command line; assess the findings."""
+    settings = load_settings(
+        severity_options=args.severity,
+        config=args.config,
+        no_config=args.no_config,
+        known=known_codes(),
+    )
+    run = Run(settings)
+    expansion = expand_paths(args.template)
+    run.skipped.extend(expansion.skipped)
+    for candidate in expansion.candidates:
+        loaded = _load(candidate, run)
+        if loaded is None:
+            continue
+        try:
+            run.checked.append(_check(candidate.path, *loaded, args, place))
+        except UserError as error:
+            run.failed.append(error)
+    run.assessed = assess(
+        [item for checked in run.checked for item in checked.located],
+        settings.overrides,
+        {
+            (checked.path, resource): entries
+            for checked in run.checked
+            for resource, entries in checked.suppressions.items()
+        },
+        strict=args.strict,
+    )
+    return run
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _level_note(item: Assessed) -> str:
+    if item.source is None:
+        return ""
+    return f" ({item.finding.severity} by default; {item.level} per {item.source})"
+
+
+def _finding_line(item: Assessed) -> str:
+    where = f" [{item.resource}]" if item.resource else ""
+    statement = f" (statement {item.finding.statement})" if item.finding.statement else ""
+    head = f"  {item.level.upper():<7} {item.finding.code}{where}{statement}"
+    if item.suppressed is not None:
+        head = f"  SUPPRESSED {item.finding.code}{where}{statement} (reason: {item.suppressed.justification})"
+    return f"{head}{'' if item.suppressed else _level_note(item)}: {item.finding.message}"
+
+
+def summary(counts: Counts) -> str:
+    verdict = "VALID" if counts.errors == 0 else "INVALID"
+    parts = [f"{counts.errors} error(s)", f"{counts.warnings} warning(s)"]
+    if counts.notes:
+        parts.append(f"{counts.notes} note(s)")
+    line = f"{verdict} ({', '.join(parts)})"
+    if counts.ignored:
+        line += f"; {counts.ignored} finding(s) ignored by configuration"
+    if counts.suppressed:
+        line += f"; {counts.suppressed} finding(s) suppressed in the template"
+    return line
+
+
+def _key_lines(report: TemplateReport) -> list[str]:
+    lines = []
+    for key in report.keys:
+        groups = ", ".join(key.log_groups) or "no log groups"
+        status = (
+            f"not checked ({key.why_unchecked})"
+            if key.report is None
+            else ("valid" if key.report.valid else "INVALID")
+        )
+        scope = "" if key.log_groups or key.report is None else f" ({KEY_WIDE_CHECKS})"
+        lines.append(f"  key {key.logical_id}: encrypts {groups}: policy {status}{scope}")
+    return lines
+
+
+def render_text(run: Run, stack_name: str) -> str:
+    lines = []
+    settings = run.settings
+    if settings.overrides:
+        chosen = ", ".join(f"{code}={o.level}" for code, o in sorted(settings.overrides.items()))
+        lines.append(f"Severities: {chosen} (config file: {settings.config_file or 'none'})")
+    for checked in run.checked:
+        mine = [item for item in run.assessed if item.file == checked.path]
+        lines.append(f"Template {checked.path} as stack {stack_name} in {checked.where}")
+        lines.extend(_key_lines(checked.report))
+        lines.append("Findings:")
+        shown = [
+            item for item in mine if item.suppressed is None or item.suppressed.kind == "inSource"
+        ]
+        lines.extend([_finding_line(item) for item in shown] or ["  none"])
+        ignored = Counter(
+            (item.finding.code, item.source)
+            for item in mine
+            if item.suppressed is not None and item.suppressed.kind == "external"
+        )
+        for (code, source), number in sorted(ignored.items(), key=str):
+            lines.append(f"  IGNORED {code} x{number} (off per {source})")
+        lines.append(f"Result: {summary(count(mine))}")
+    if run.skipped:
+        reasons = Counter(reason for _, reason in run.skipped)
+        lines.append(
+            f"Skipped {len(run.skipped)} file(s): "
+            + ", ".join(f"{number} {reason}" for reason, number in reasons.most_common())
+        )
+        lines.extend(f"  {path}: {reason}" for path, reason in run.skipped[:MAX_SKIPPED_LISTED])
+        if len(run.skipped) > MAX_SKIPPED_LISTED:
+            lines.append(
+                f"  ... and {len(run.skipped) - MAX_SKIPPED_LISTED} more (--format json lists all)"
+            )
+    if len(run.checked) > 1 or run.failed:
+        failed = f", {len(run.failed)} could not be read" if run.failed else ""
+        lines.append(f"Total: {len(run.checked)} template(s){failed}: {summary(run.counts)}")
+    return "\n".join(lines)
+
+
+def render_json(run: Run) -> dict[str, Any]:
+    counts = run.counts
+    return {
+        "valid": counts.errors == 0 and not run.failed,
+        "findings": [item.as_json() for item in run.assessed if item.suppressed is None],
+        "suppressed": [item.as_json() for item in run.assessed if item.suppressed is not None],
+        "keys": [
+            {
+                "key": key.logical_id,
+                "log_groups": key.log_groups,
+                "valid": key.report.valid if key.report else None,
+                "file": checked.path,
+            }
+            for checked in run.checked
+            for key in checked.report.keys
+        ],
+        "templates": [checked.path for checked in run.checked],
+        "skipped": [{"file": path, "reason": reason} for path, reason in run.skipped],
+        "errors": [str(error) for error in run.failed],
+        "summary": {
+            "errors": counts.errors,
+            "warnings": counts.warnings,
+            "notes": counts.notes,
+            "ignored_by_configuration": counts.ignored,
+            "suppressed_in_template": counts.suppressed,
+        },
+        "severities": {
+            code: {"severity": override.level, "set_by": override.source}
+            for code, override in sorted(run.settings.overrides.items())
+        },
+    }
+
+
+def render_sarif(run: Run) -> dict[str, Any]:
+    locators = {checked.path: Locator.of_text(checked.text) for checked in run.checked}
+    results = []
+    for item in run.assessed:
+        locator = locators.get(item.file or "")
+        line = (
+            locator.template_finding(item.resource, item.finding.statement)
+            if locator is not None and item.resource is not None
+            else None
+        )
+        suppression = (
+            (item.suppressed.kind, item.suppressed.justification) if item.suppressed else None
+        )
+        results.append(
+            sarif_result(
+                item.resource, item.finding, item.file, line, level=item.level,
+                suppression=suppression,
+            )
+        )  # fmt: skip
+    notifications: list[tuple[str, str, str | None]] = [
+        ("note", f"skipped {path}: {reason}", path) for path, reason in run.skipped
+    ]
+    notifications += [("error", str(error), None) for error in run.failed]
+    return sarif_document(
+        results,
+        overrides=[(code, o.level) for code, o in sorted(run.settings.overrides.items())],
+        notifications=notifications,
+    )
+
+
+def run_check_template(args: argparse.Namespace, place: Place) -> int:
+    """The check-template command: see the module docstring for the exit codes."""
+    run = collect(args, place)
+    if not run.checked:
+        if len(run.failed) == 1:
+            raise run.failed[0]
+        if run.failed:
+            for error in run.failed:
+                sys.stderr.write(f"policy_gen check-template: error: {error}\n")
+            return 2
+        raise UserError(
+            f"found no CloudFormation template in {', '.join(map(repr, args.template))}: "
+            f"{len(run.skipped)} file(s) skipped ({run.skipped[0][1] if run.skipped else '-'}, "
+            "...): expected templates (Resources with Type entries, AWSTemplateFormatVersion "
+            "or Transform)"
+        )
+    for error in run.failed:
+        sys.stderr.write(f"policy_gen check-template: error: {error}\n")
+    printers: dict[str, Callable[[], str]] = {
+        "json": lambda: json.dumps(render_json(run), indent=2),
+        "sarif": lambda: json.dumps(render_sarif(run), indent=2),
+        "text": lambda: render_text(run, args.stack_name),
+    }
+    print(printers[args.format]())
+    return run.exit_code
