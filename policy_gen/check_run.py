@@ -178,7 +178,10 @@ def collect(args: argparse.Namespace, place: Place) -> Run:
     run = Run(settings)
     expansion = expand_paths(args.template)
     run.skipped.extend(expansion.skipped)
-    for candidate in expansion.candidates:
+    candidates = expansion.candidates
+    if args.skip_non_templates:  # named by a tool (pre-commit), not by the user
+        candidates = [Candidate(candidate.path, explicit=False) for candidate in candidates]
+    for candidate in candidates:
         loaded = _load(candidate, run)
         if loaded is None:
             continue
@@ -246,10 +249,11 @@ def _key_lines(report: TemplateReport) -> list[str]:
 
 def render_text(run: Run, stack_name: str) -> str:
     lines = []
-    settings = run.settings
-    if settings.overrides:
-        chosen = ", ".join(f"{code}={o.level}" for code, o in sorted(settings.overrides.items()))
-        lines.append(f"Severities: {chosen} (config file: {settings.config_file or 'none'})")
+    if run.settings.overrides:
+        chosen = ", ".join(
+            f"{code}={o.level} ({o.source})" for code, o in sorted(run.settings.overrides.items())
+        )
+        lines.append(f"Severities set: {chosen}")
     for checked in run.checked:
         mine = [item for item in run.assessed if item.file == checked.path]
         lines.append(f"Template {checked.path} as stack {stack_name} in {checked.where}")
@@ -278,7 +282,7 @@ def render_text(run: Run, stack_name: str) -> str:
             lines.append(
                 f"  ... and {len(run.skipped) - MAX_SKIPPED_LISTED} more (--format json lists all)"
             )
-    if len(run.checked) > 1 or run.failed:
+    if len(run.checked) != 1 or run.failed:
         failed = f", {len(run.failed)} could not be read" if run.failed else ""
         lines.append(f"Total: {len(run.checked)} template(s){failed}: {summary(run.counts)}")
     return "\n".join(lines)
@@ -350,7 +354,7 @@ def render_sarif(run: Run) -> dict[str, Any]:
 def run_check_template(args: argparse.Namespace, place: Place) -> int:
     """The check-template command: see the module docstring for the exit codes."""
     run = collect(args, place)
-    if not run.checked:
+    if not run.checked and (run.failed or not args.skip_non_templates):
         if len(run.failed) == 1:
             raise run.failed[0]
         if run.failed:

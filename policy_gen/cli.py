@@ -268,11 +268,9 @@ def _add_format(parser: argparse.ArgumentParser, *, sarif: bool = False) -> None
     )
 
 
-def _print_sarif(
-    findings: Sequence[tuple[str | None, Any]], source: str, line_of: Any = None
-) -> None:
-    """Findings as SARIF 2.1.0, located in ``source`` (``-``: stdin, no location);
-    ``line_of(locator, resource, finding)`` finds a line, default the policy statement's."""
+def _print_sarif(findings: Sequence[tuple[str | None, Any]], source: str) -> None:
+    """A policy's findings as SARIF 2.1.0, each at its statement's line in ``source``
+    (``-``: stdin, no location)."""
     from policy_gen.locations import Locator
     from policy_gen.sarif import sarif_log
 
@@ -283,13 +281,9 @@ def _print_sarif(
         locator = Locator.of_text(Path(source).read_text(encoding="utf-8", errors="replace"))
     except OSError:
         locator = Locator(None)
-
-    def line(resource: str | None, finding: Any) -> int | None:
-        if line_of is None:
-            return locator.statement(finding.statement)
-        return int(line_of(locator, resource, finding) or 0) or None
-
-    _print_json(sarif_log(findings, source, line))
+    _print_json(
+        sarif_log(findings, source, lambda _, finding: locator.statement(finding.statement))
+    )
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -464,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
         "[tool.policy-gen], from the current directory up to the repository root)",
     )
     check.add_argument("--no-config", action="store_true", help="read no config file")
+    check.add_argument(
+        "--skip-non-templates",
+        action="store_true",
+        help="skip a named file that is not a CloudFormation template (with a note) instead "
+        "of refusing it; for tools that pass every changed file, such as pre-commit",
+    )
     _add_format(check, sarif=True)
     check.set_defaults(handler=cmd_check_template)
 

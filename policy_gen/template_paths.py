@@ -82,7 +82,8 @@ def _walk(top: str, expansion: Expansion) -> Iterator[str]:
         )
 
     def unreadable(error: OSError) -> None:
-        expansion.skipped.append((str(error.filename), f"cannot read ({error.strerror})"))
+        where = os.path.normpath(str(error.filename))
+        expansion.skipped.append((where, f"cannot read ({error.strerror})"))
 
     for directory, dirnames, filenames in os.walk(top, onerror=unreadable):
         entries += len(dirnames) + len(filenames)
@@ -93,7 +94,7 @@ def _walk(top: str, expansion: Expansion) -> Iterator[str]:
             assemblies.add(directory)
         kept = []
         for name in sorted(dirnames):
-            path = os.path.join(directory, name)
+            path = os.path.normpath(os.path.join(directory, name))
             if os.path.islink(path):
                 expansion.skipped.append((path, "symbolic link to a directory: not followed"))
             elif name.startswith(".") or name in PRUNED_DIRECTORIES:

@@ -241,8 +241,9 @@ def test_a_cdk_synthesised_template_is_checked(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["keys"] == [
-        {"key": "LogsKey5E1A4F2B", "log_groups": ["/app/handler"], "valid": True}
-    ]
+        {"key": "LogsKey5E1A4F2B", "log_groups": ["/app/handler"], "valid": True,
+         "file": str(good)}
+    ]  # fmt: skip
 
     broken_template = copy.deepcopy(_cdk_template())
     statement = broken_template["Resources"]["LogsKey5E1A4F2B"]["Properties"]["KeyPolicy"][
@@ -265,14 +266,23 @@ def test_a_cdk_synthesised_template_is_checked(tmp_path: Path) -> None:
     assert {line for line, _ in found["CROSS_ACCOUNT"]} == {sid_index}  # its "{" line
 
 
-def test_several_templates_in_text_one_in_sarif(tmp_path: Path) -> None:
+def test_several_templates_make_one_report_in_every_format(tmp_path: Path) -> None:
     good = tmp_path / "a.template.json"
     good.write_text(json.dumps(_cdk_template()))
-    both = run("check-template", str(good), str(good))
-    assert both.returncode == 0 and both.stdout.count("Result: VALID") == 2
-    refused = run("check-template", str(good), str(good), "--format", "sarif")
-    assert refused.returncode == 2
-    assert "takes one template" in refused.stderr
+    broken_template = copy.deepcopy(_cdk_template())
+    del broken_template["Resources"]["Handler886CB40B"]["Properties"]["LoggingConfig"]
+    broken = tmp_path / "b.template.json"
+    broken.write_text(json.dumps(broken_template, indent=1))
+    # The same file twice (and through a link) is checked once.
+    (tmp_path / "link.json").symlink_to(good)
+    once = run("check-template", str(good), str(good), str(tmp_path / "link.json"))
+    assert once.returncode == 0 and once.stdout.count("Result: VALID") == 1, once.stdout
+    both = run("check-template", str(good), str(broken), "--format", "sarif")
+    assert both.returncode == 1
+    results = sarif_of(both)["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {broken.as_uri()}  # each result names its own file
+    assert [r["ruleId"] for r in results] == ["LAMBDA_AUTO_LOGGROUP"]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
