@@ -5,7 +5,8 @@ this repository's ``.pre-commit-hooks.yaml``, and ``language: system`` so pre-co
 runs the ``policy-gen`` of this virtualenv instead of building a virtualenv of its own
 from PyPI (what ``language: python`` does for a user whose config names this
 repository). A clean template passes; a commit that drops a log group's key fails with
-the finding.
+the finding; a template of any name is checked, other JSON/YAML files are skipped with a
+note, and the repository's ``.policy-gen.toml`` severities apply.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def repository(tmp_path: Path) -> Path:
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (repo / "infra").mkdir()
     (repo / "infra" / "template.yaml").write_text(json.dumps(_template(True), indent=2))
-    (repo / "notes.json").write_text("{}")  # not a template: the hook's files pattern skips it
+    (repo / "notes.json").write_text("{}")  # not a template: the hook skips it with a note
     return repo
 
 
@@ -97,4 +98,20 @@ def test_the_hook_passes_a_good_template_and_fails_a_broken_one(repository: Path
     assert code == 1, output
     assert "Failed" in output
     assert "LOGGROUP_UNENCRYPTED [Logs]" in output
-    assert "notes.json" not in output
+    assert "notes.json: not a CloudFormation template" in output  # looked at, not refused
+
+
+def test_the_hook_checks_templates_of_any_name_with_the_repository_severities(
+    repository: Path,
+) -> None:
+    (repository / "infra" / "template.yaml").unlink()
+    stack = repository / "stacks" / "api-stack.yml"
+    stack.parent.mkdir()
+    stack.write_text(json.dumps(_template(False), indent=2))
+    code, output = run_hooks(repository)
+    assert code == 1, output
+    assert "LOGGROUP_UNENCRYPTED [Logs]" in output and "api-stack.yml" in output
+
+    (repository / ".policy-gen.toml").write_text('[severity]\nLOGGROUP_UNENCRYPTED = "warning"\n')
+    code, output = run_hooks(repository)
+    assert code == 0, output

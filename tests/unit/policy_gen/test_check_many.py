@@ -104,6 +104,15 @@ def test_a_directory_is_searched_for_templates_and_cdk_assemblies(repo: Path) ->
     write(out / "manifest.json", {"version": "36.0.0", "artifacts": {}})
     write(out / "tree.json", {"version": "tree-0.1", "tree": {}})
     write(out / "asset.0f1e2d" / "template.yaml", template())  # application code: not ours
+    write(out / "assembly-Prod" / "ProdApi.template.json", template())  # a CDK stage
+    write(out / "assembly-Prod" / "ProdApi.assets.json", {"version": "36.0.0"})
+    # A cloud assembly under another name, as aws-cdk's integ snapshots are: the `cdk.out`
+    # marker file says what it is.
+    snapshot = repo / "test" / "integ.logs.js.snapshot"
+    (snapshot / "cdk.out").parent.mkdir(parents=True)
+    (snapshot / "cdk.out").write_text('{"version":"36.0.0"}')
+    write(snapshot / "LogsStack.template.json", template())
+    write(snapshot / "integ.json", {"version": "36.0.0", "testCases": {}})
     write(repo / ".aws-sam" / "build" / "template.yaml", template())  # sam build's copy
     write(repo / "node_modules" / "pkg" / "template.yaml", template())  # a dependency's
     result = check(repo, ".", "--format", "json")
@@ -111,8 +120,10 @@ def test_a_directory_is_searched_for_templates_and_cdk_assemblies(repo: Path) ->
     report = as_json(result)
     assert report["templates"] == [
         "cdk.out/AppStack.template.json",
+        "cdk.out/assembly-Prod/ProdApi.template.json",
         "infra/api.yaml",
         "infra/nested/stack.template",
+        "test/integ.logs.js.snapshot/LogsStack.template.json",
     ]
     assert sorted(item["file"] for item in report["skipped"]) == [
         "docs/mkdocs.yml",

@@ -165,3 +165,23 @@ def test_templates_without_our_metadata_or_odd_shapes_give_nothing() -> None:
     )
     assert read_suppressions({"Resources": "not a mapping"}, KNOWN) == ({}, [])
     assert read_suppressions({}, KNOWN) == ({}, [])
+
+
+def test_every_code_the_checks_produce_can_be_configured() -> None:
+    """The config reader and Metadata suppressions accept exactly the codes of the SARIF
+    rule table: a check producing a code missing there could not be turned down."""
+    import re
+    from pathlib import Path
+
+    from policy_gen.check_run import known_codes
+
+    package = Path(__file__).resolve().parents[3] / "policy_gen"
+    produced = {"MALFORMED", SUPPRESSION_INVALID, SUPPRESSION_UNUSED}
+    for path in package.rglob("*.py"):
+        if "audit" in path.parts:  # the account audit has its own status codes
+            continue
+        text = path.read_text()
+        produced |= set(re.findall(r'Finding\(\s*"([A-Z][A-Z_]+)"', text))
+        produced |= set(re.findall(r'^([A-Z][A-Z_]+) = "\1"$', text, re.MULTILINE))
+    assert {"LAMBDA_AUTO_LOGGROUP", "DUPLICATE_SID", "LOGS_DENIED"} <= produced  # the scan works
+    assert produced - set(known_codes()) == set()
