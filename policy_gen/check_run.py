@@ -56,7 +56,7 @@ class Checked:
     """One template checked: where, as what stack, and its findings."""
 
     path: str
-    text: str
+    text: str  # kept only for --format sarif (result lines)
     where: str  # "partition/region/account"
     report: TemplateReport
     suppressions: dict[str, list[Suppression]]
@@ -133,9 +133,13 @@ def _load(candidate: Candidate, run: Run) -> tuple[str, dict[str, Any]] | None:
 
 
 def _check(
-    path: str, text: str, template: dict[str, Any], args: argparse.Namespace, place: Place
+    path: str,
+    text: str,
+    template: dict[str, Any],
+    args: argparse.Namespace,
+    place: Place,
+    overrides: dict[str, str],
 ) -> Checked:
-    overrides = parse_parameter_overrides(args.parameter_overrides)
     region = args.region or overrides.get("PolicyRegion") or place.region
     account = check_account(args.account or overrides.get("PolicyAccountId") or place.account)
     partition: Partition = resolve_partition(args.partition, region, args.logs_principal)
@@ -153,8 +157,9 @@ def _check(
         Located(path, resource, finding)
         for resource, finding in [*report.all_findings(), *problems]
     ]
+    kept = text if args.format == "sarif" else ""  # for result lines; else not held on to
     return Checked(
-        path, text, f"{partition.name}/{region}/{account}", report, suppressions, located
+        path, kept, f"{partition.name}/{region}/{account}", report, suppressions, located
     )
 
 
@@ -181,14 +186,30 @@ def collect(args: argparse.Namespace, place: Place) -> Run:
     candidates = expansion.candidates
     if args.skip_non_templates:  # named by a tool (pre-commit), not by the user
         candidates = [Candidate(candidate.path, explicit=False) for candidate in candidates]
+    overrides = parse_parameter_overrides(args.parameter_overrides)
+    declared: set[str] = set()
     for candidate in candidates:
         loaded = _load(candidate, run)
         if loaded is None:
             continue
+        mine = overrides
+        if len(candidates) > 1:
+            # Each template gets the values of the parameters it declares; a value no
+            # template declares is a typo, refused below.
+            parameters = loaded[1].get("Parameters")
+            names = set(parameters) if isinstance(parameters, dict) else set()
+            declared |= names
+            mine = {name: value for name, value in overrides.items() if name in names}
         try:
-            run.checked.append(_check(candidate.path, *loaded, args, place))
+            run.checked.append(_check(candidate.path, *loaded, args, place, mine))
         except UserError as error:
             run.failed.append(error)
+    unused = sorted(set(overrides) - declared) if len(candidates) > 1 and run.checked else []
+    if unused:
+        raise UserError(
+            f"parameter override(s) {', '.join(map(repr, unused))} are parameters of none of "
+            f"the {len(run.checked)} template(s) checked: expected a parameter one declares"
+        )
     run.assessed = assess(
         [item for checked in run.checked for item in checked.located],
         settings.overrides,

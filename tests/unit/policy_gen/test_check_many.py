@@ -200,6 +200,26 @@ def test_quoted_glob_patterns_are_expanded(repo: Path) -> None:
     assert "matches no file" in refused(repo, ["check-template", "nowhere/**/*.yaml"]).line
 
 
+def test_parameter_overrides_go_to_the_templates_that_declare_them(repo: Path) -> None:
+    with_env = template()
+    with_env["Parameters"] = {"Env": {"Type": "String", "AllowedValues": ["dev", "prod"]}}
+    with_env["Resources"]["Logs"]["Properties"]["LogGroupName"] = {"Fn::Sub": "/app/${Env}"}
+    with_env["Resources"]["Key"]["Properties"]["KeyPolicy"] = key_policy("/app/prod")
+    write(repo / "a.yaml", with_env)
+    write(repo / "b.yaml", template())  # declares no Env: it gets no value, and no error
+    result = check(repo, ".", "--parameter-overrides", "Env=prod", "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [key["log_groups"] for key in as_json(result)["keys"]] == [["/app/prod"], ["/app/fn"]]
+    # A value no template declares is a typo, not something to drop quietly.
+    line = refused(repo, ["check-template", ".", "--parameter-overrides", "Evn=prod"]).line
+    assert "'Evn'" in line and "none of the 2 template(s)" in line
+    # One template named alone keeps CloudFormation's rule: an unknown parameter is refused.
+    assert (
+        "'Evn'"
+        in refused(repo, ["check-template", "b.yaml", "--parameter-overrides", "Evn=1"]).line
+    )
+
+
 def test_pre_commit_style_file_lists_skip_non_templates(repo: Path) -> None:
     write(repo / "stack.yml", template())
     write(repo / "package.json", {"name": "x"})
