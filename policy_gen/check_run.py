@@ -369,6 +369,7 @@ def render_sarif(run: Run) -> dict[str, Any]:
         results,
         overrides=[(code, o.level) for code, o in sorted(run.settings.overrides.items())],
         notifications=notifications,
+        successful=not run.failed,
     )
 
 

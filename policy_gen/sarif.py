@@ -204,12 +204,14 @@ def sarif_document(
     *,
     overrides: Sequence[tuple[str, str]] = (),
     notifications: Sequence[tuple[str, str, str | None]] = (),
+    successful: bool = True,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run: every known rule, the given results.
 
     ``overrides`` (code, level or "off") are the user's severities, recorded as the
     invocation's ``ruleConfigurationOverrides``; ``notifications`` (level, text, file)
-    are what the run could not look at (files skipped, unreadable).
+    are what the run could not look at (files skipped, unreadable); ``successful`` is
+    false when a file named as a template could not be read (exit code 2).
     """
     codes = list(dict.fromkeys([*RULES, *(result["ruleId"] for result in results)]))
     index = {code: position for position, code in enumerate(codes)}
@@ -226,8 +228,8 @@ def sarif_document(
         "results": indexed,
         "columnKind": "unicodeCodePoints",
     }
-    if overrides or notifications:
-        invocation: dict[str, Any] = {"executionSuccessful": True}
+    if overrides or notifications or not successful:
+        invocation: dict[str, Any] = {"executionSuccessful": successful}
         if overrides:
             invocation["ruleConfigurationOverrides"] = [
                 {

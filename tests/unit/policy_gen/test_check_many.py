@@ -164,6 +164,14 @@ def test_the_exit_code_is_the_worst_and_a_bad_file_does_not_hide_the_others(repo
     (line,) = result.stderr.splitlines()
     assert "notes.yaml" in line and "Resources" in line
     assert "Total: 1 template(s), 1 could not be read" in result.stdout
+    sarif = check(repo, "good.yaml", "notes.yaml", "--format", "sarif")
+    assert sarif.returncode == 2
+    (invocation,) = sarif_of(sarif)["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (notification,) = invocation["toolExecutionNotifications"]
+    assert notification["level"] == "error" and "notes.yaml" in notification["message"]["text"]
+    report = as_json(check(repo, "good.yaml", "notes.yaml", "--format", "json"))
+    assert report["valid"] is False and "notes.yaml" in report["errors"][0]
 
 
 def test_a_named_non_template_alone_is_refused(repo: Path) -> None:
