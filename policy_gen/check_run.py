@@ -235,10 +235,11 @@ def _level_note(item: Assessed) -> str:
 def _finding_line(item: Assessed) -> str:
     where = f" [{item.resource}]" if item.resource else ""
     statement = f" (statement {item.finding.statement})" if item.finding.statement else ""
-    head = f"  {item.level.upper():<7} {item.finding.code}{where}{statement}"
+    subject = f"{item.finding.code}{where}{statement}"
     if item.suppressed is not None:
-        head = f"  SUPPRESSED {item.finding.code}{where}{statement} (reason: {item.suppressed.justification})"
-    return f"{head}{'' if item.suppressed else _level_note(item)}: {item.finding.message}"
+        why = f"(reason: {item.suppressed.justification})"
+        return f"  SUPPRESSED {subject} {why}: {item.finding.message}"
+    return f"  {item.level.upper():<7} {subject}{_level_note(item)}: {item.finding.message}"
 
 
 def summary(counts: Counts) -> str:
@@ -275,8 +276,11 @@ def render_text(run: Run, stack_name: str) -> str:
             f"{code}={o.level} ({o.source})" for code, o in sorted(run.settings.overrides.items())
         )
         lines.append(f"Severities set: {chosen}")
+    by_file: dict[str | None, list[Assessed]] = {}
+    for item in run.assessed:
+        by_file.setdefault(item.file, []).append(item)
     for checked in run.checked:
-        mine = [item for item in run.assessed if item.file == checked.path]
+        mine = by_file.get(checked.path, [])
         lines.append(f"Template {checked.path} as stack {stack_name} in {checked.where}")
         lines.extend(_key_lines(checked.report))
         lines.append("Findings:")
@@ -293,7 +297,7 @@ def render_text(run: Run, stack_name: str) -> str:
             lines.append(f"  IGNORED {code} x{number} (off per {source})")
         lines.append(f"Result: {summary(count(mine))}")
     if run.skipped:
-        reasons = Counter(reason for _, reason in run.skipped)
+        reasons = Counter(reason.split(":")[0] for _, reason in run.skipped)
         lines.append(
             f"Skipped {len(run.skipped)} file(s): "
             + ", ".join(f"{number} {reason}" for reason, number in reasons.most_common())
