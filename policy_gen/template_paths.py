@@ -22,7 +22,7 @@ a run that looks complete but is not.
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -131,14 +131,9 @@ def expand_paths(arguments: Sequence[str]) -> Expansion:
     for argument in arguments:
         paths = [argument]
         if not os.path.lexists(argument) and GLOB_CHARACTERS & set(argument):
-            paths = sorted(glob.glob(argument, recursive=True))
+            paths = expand_pattern(argument)
             if not paths:
                 raise UserError(f"pattern {argument!r} matches no file: expected template paths")
-            if len(paths) > MAX_CANDIDATES:
-                raise UserError(
-                    f"pattern {argument!r} matches {len(paths)} paths: expected at most "
-                    f"{MAX_CANDIDATES}; name the directories that hold templates"
-                )
         for path in paths:
             try:
                 mode = os.stat(path).st_mode
@@ -158,6 +153,50 @@ def expand_paths(arguments: Sequence[str]) -> Expansion:
                     "(in a cdk.out, no *.template.json): expected a directory with templates"
                 )
     return expansion
+
+
+def _matches(names: Sequence[str], parts: Sequence[str]) -> bool:
+    """Whether path components ``names`` match pattern components ``parts``: ``**`` is
+    any number of directories, other components are shell patterns that do not match a
+    hidden name unless they start with a dot (as the shell's and Python's glob)."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(_matches(names[skip:], parts[1:]) for skip in range(len(names) + 1))
+    if not names or (names[0].startswith(".") and not parts[0].startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], parts[0]) and _matches(names[1:], parts[1:])
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """The paths a quoted glob pattern matches, ``**`` recursive, in a stable order.
+
+    Our own walk rather than :mod:`glob`: Python's ``**`` follows links to directories,
+    so one link loop multiplies the matches without end. Here links are matched but never
+    entered, hidden directories are searched only for a pattern that names one, and the
+    walk has the directory walk's bound on entries.
+    """
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if GLOB_CHARACTERS & set(part))
+    root = os.path.join(*parts[:fixed]) if fixed else "."
+    rest = parts[fixed:]
+    hidden_too = any(part.startswith(".") for part in rest)
+    found: list[str] = []
+    entries = 0
+    for directory, dirnames, filenames in os.walk(root):
+        entries += len(dirnames) + len(filenames)
+        if entries > MAX_ENTRIES:
+            raise UserError(
+                f"pattern {pattern!r} searches more than {MAX_ENTRIES} entries: expected a "
+                "narrower pattern; name the directories that hold templates"
+            )
+        relative = os.path.relpath(directory, root)
+        base = () if relative == "." else tuple(relative.split(os.sep))
+        dirnames[:] = sorted(name for name in dirnames if hidden_too or not name.startswith("."))
+        for name in sorted([*dirnames, *filenames]):
+            if _matches((*base, name), rest):
+                found.append(os.path.normpath(os.path.join(directory, name)))
+    return sorted(found)
 
 
 def looks_like_template(document: object) -> bool:

@@ -208,6 +208,20 @@ def test_quoted_glob_patterns_are_expanded(repo: Path) -> None:
     assert "matches no file" in refused(repo, ["check-template", "nowhere/**/*.yaml"]).line
 
 
+def test_a_glob_pattern_does_not_follow_link_loops(repo: Path) -> None:
+    """Python's own glob follows directory links under **: two loops would give 2**depth
+    matches of the same file. The pattern is walked without entering links."""
+    write(repo / "t" / "app.yaml", template())
+    (repo / "t" / "loop").symlink_to(repo / "t")
+    (repo / "t" / "again").symlink_to(repo / "t")
+    write(repo / ".hidden" / "app.yaml", template())
+    result = check(repo, "**/*.yaml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert as_json(result)["templates"] == ["t/app.yaml"]
+    named = check(repo, ".hidden/*.yaml", "--format", "json")
+    assert as_json(named)["templates"] == [".hidden/app.yaml"]
+
+
 def test_parameter_overrides_go_to_the_templates_that_declare_them(repo: Path) -> None:
     with_env = template()
     with_env["Parameters"] = {"Env": {"Type": "String", "AllowedValues": ["dev", "prod"]}}
