@@ -25,7 +25,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -57,6 +57,35 @@ class Expansion:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
 
 
+def _directories(
+    top: str, onerror: Callable[[OSError], None]
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top)`` top-down, without following links to directories, and without its
+    recursion: Python 3.11's ``os.walk`` recurses once per level, so a tree a thousand
+    directories deep ends in a RecursionError. The caller may prune ``dirnames``."""
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    try:
+                        is_directory = entry.is_dir()  # a link to one is listed, not entered
+                    except OSError:
+                        is_directory = False
+                    (dirnames if is_directory else filenames).append(entry.name)
+        except OSError as error:
+            onerror(error)
+            continue
+        yield directory, dirnames, filenames
+        for name in reversed(dirnames):
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                stack.append(path)
+
+
 def _is_assembly(directory: str, names: Sequence[str]) -> bool:
     return os.path.basename(os.path.normpath(directory)) == CDK_MARKER or (
         CDK_MARKER in names and os.path.isfile(os.path.join(directory, CDK_MARKER))
@@ -85,7 +114,7 @@ def _walk(top: str, expansion: Expansion) -> Iterator[str]:
         where = os.path.normpath(str(error.filename))
         expansion.skipped.append((where, f"cannot read ({error.strerror})"))
 
-    for directory, dirnames, filenames in os.walk(top, onerror=unreadable):
+    for directory, dirnames, filenames in _directories(top, unreadable):
         entries += len(dirnames) + len(filenames)
         if entries > MAX_ENTRIES:
             raise refuse("entries", MAX_ENTRIES)
@@ -131,7 +160,7 @@ def expand_paths(arguments: Sequence[str]) -> Expansion:
     for argument in arguments:
         paths = [argument]
         if not os.path.lexists(argument) and GLOB_CHARACTERS & set(argument):
-            paths = expand_pattern(argument)
+            paths = expand_pattern(argument, expansion.skipped)
             if not paths:
                 raise UserError(f"pattern {argument!r} matches no file: expected template paths")
         for path in paths:
@@ -168,7 +197,7 @@ def _matches(names: Sequence[str], parts: Sequence[str]) -> bool:
     return fnmatch.fnmatchcase(names[0], parts[0]) and _matches(names[1:], parts[1:])
 
 
-def expand_pattern(pattern: str) -> list[str]:
+def expand_pattern(pattern: str, skipped: list[tuple[str, str]]) -> list[str]:
     """The paths a quoted glob pattern matches, ``**`` recursive, in a stable order.
 
     Our own walk rather than :mod:`glob`: Python's ``**`` follows links to directories,
@@ -183,7 +212,12 @@ def expand_pattern(pattern: str) -> list[str]:
     hidden_too = any(part.startswith(".") for part in rest)
     found: list[str] = []
     entries = 0
-    for directory, dirnames, filenames in os.walk(root):
+
+    def unreadable(error: OSError) -> None:
+        where = os.path.normpath(str(error.filename))
+        skipped.append((where, f"cannot read ({error.strerror})"))
+
+    for directory, dirnames, filenames in _directories(root, unreadable):
         entries += len(dirnames) + len(filenames)
         if entries > MAX_ENTRIES:
             raise UserError(

@@ -408,6 +408,26 @@ def test_hostile_entries_in_a_directory_are_skipped_with_a_reason(repo: Path) ->
     assert "character device" in reasons["zero.yaml"]
 
 
+def test_a_tree_deeper_than_the_recursion_limit_is_walked(repo: Path) -> None:
+    """Python 3.11's os.walk recurses once per level: 1,200 levels raised RecursionError."""
+    deep = repo / "deep"
+    deep.mkdir()
+    for _ in range(1_200):  # one level at a time: mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir()
+    write(deep / "app.yaml", template())
+    try:
+        result = check(repo, ".", "--format", "json")
+        assert result.returncode == 0, result.stderr[-500:]
+        (found,) = as_json(result)["templates"]
+        assert found.endswith("/d/app.yaml") and found.count("/d") == 1_200
+    finally:  # bottom-up, one level at a time: shutil.rmtree would recurse as deep
+        (deep / "app.yaml").unlink()
+        while deep != repo:
+            deep.rmdir()
+            deep = deep.parent
+
+
 def test_ten_thousand_files_are_walked_and_too_many_candidates_refused(repo: Path) -> None:
     big = repo / "big"
     big.mkdir()
