@@ -120,28 +120,43 @@ RULES: Final[dict[str, tuple[str, str]]] = {
     ),
 }
 
-# The code-scanning severity of errors and warnings (GitHub reads 'security-severity').
+# The code-scanning severity of errors and warnings (GitHub reads 'security-severity');
+# notes say what was not checked and carry none.
 _SECURITY_SEVERITY: Final = {"error": "8.0", "warning": "4.0"}
-_WARNINGS: Final = frozenset(
-    {"OVERBROAD", "GLOBAL_PRINCIPAL", "UNKNOWN_ACTION", "DUPLICATE_SID",
-     "SET_OPERATOR_SINGLE_VALUED"}
-)  # fmt: skip
-_NOTES: Final = frozenset({"SUPPRESSION_UNUSED"})
 
 
 def _rule(code: str) -> dict[str, Any]:
     title, help_text = RULES.get(code, (code, "See `python -m policy_gen --help`."))
     name = "".join(part.capitalize() for part in code.split("_"))
-    level = "note" if code in _NOTES else "warning" if code in _WARNINGS else "error"
     return {
         "id": code,
         "name": name,
         "shortDescription": {"text": title},
         "fullDescription": {"text": help_text},
         "help": {"text": help_text, "markdown": f"**{code}**: {help_text}"},
-        "defaultConfiguration": {"level": level},
+        "defaultConfiguration": {"level": _default_level(code)},
         "properties": {"tags": ["security", "kms", "cloudwatch-logs"]},
     }
+
+
+_WARNINGS: Final = frozenset(
+    {
+        "OVERBROAD",
+        "GLOBAL_PRINCIPAL",
+        "UNKNOWN_ACTION",
+        "DUPLICATE_SID",
+        "SET_OPERATOR_SINGLE_VALUED",
+    }
+)
+_NOTES: Final = frozenset(
+    {
+        "SUPPRESSION_UNUSED",
+    }
+)
+
+
+def _default_level(code: str) -> str:
+    return "note" if code in _NOTES else "warning" if code in _WARNINGS else "error"
 
 
 def artifact_uri(path: str) -> str:

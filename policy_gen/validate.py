@@ -55,7 +55,7 @@ from policy_gen.partitions import (
 )
 from policy_gen.render import ENCRYPTION_CONTEXT_KEY
 
-# "note": information that never fails a run (what could not be checked, and why).
+# "note": what a check could not decide or see, and why; never fails a run.
 Severity = Literal["error", "warning", "note"]
 
 # The actions Logs must be able to call for a log group it encrypts.
@@ -167,7 +167,7 @@ class Report:
     def strict(self) -> Report:
         """The same report with every warning promoted to an error (notes stay notes)."""
         return Report(
-            [f.as_error() if f.severity == "warning" else f for f in self.findings],
+            [f if f.severity == "note" else f.as_error() for f in self.findings],
             list(self.simulations),
         )
 
