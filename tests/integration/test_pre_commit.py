@@ -115,3 +115,28 @@ def test_the_hook_checks_templates_of_any_name_with_the_repository_severities(
     (repository / ".policy-gen.toml").write_text('[severity]\nLOGGROUP_UNENCRYPTED = "warning"\n')
     code, output = run_hooks(repository)
     assert code == 0, output
+
+
+def test_hook_args_with_parameter_values_keep_the_file_names(repository: Path) -> None:
+    """pre-commit appends the file names after the hook's args: written as two items,
+    ``--parameter-overrides VALUE`` would take the file names as more values (the README
+    says to write ``--parameter-overrides=VALUE``, one item)."""
+    template = _template(True)
+    template["Parameters"] = {"Env": {"Type": "String"}}
+    group = template["Resources"]["Logs"]["Properties"]  # type: ignore[index]
+    group["LogGroupName"] = {"Fn::Sub": "/app/${Env}"}
+    (repository / "infra" / "template.yaml").write_text(json.dumps(template, indent=2))
+    config_path = repository / ".pre-commit-config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    hook = config["repos"][0]["hooks"][0]
+    hook.update(args=["--parameter-overrides=Env=fn"], verbose=True)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = run_hooks(repository)
+    assert code == 0, output
+    assert "key Key: encrypts /app/fn: policy valid" in output  # Env reached the template
+
+    hook["args"] = ["--parameter-overrides", "Env=fn"]  # the form that cannot work
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = run_hooks(repository)
+    assert code == 1, output  # pre-commit's own exit code for a failed hook
+    assert "exit code: 2" in output and "required: PATH" in output, output
