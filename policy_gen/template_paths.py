@@ -191,7 +191,12 @@ def _matches(names: Sequence[str], parts: Sequence[str]) -> bool:
     if not parts:
         return not names
     if parts[0] == "**":
-        return any(_matches(names[skip:], parts[1:]) for skip in range(len(names) + 1))
+        for skip in range(len(names) + 1):
+            if _matches(names[skip:], parts[1:]):
+                return True
+            if skip < len(names) and names[skip].startswith("."):
+                return False  # ** does not pass through a hidden directory either
+        return False
     if not names or (names[0].startswith(".") and not parts[0].startswith(".")):
         return False
     return fnmatch.fnmatchcase(names[0], parts[0]) and _matches(names[1:], parts[1:])
