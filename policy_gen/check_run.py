@@ -10,9 +10,11 @@ and writes the report: text for people, JSON for scripts, SARIF for code scannin
 three say the same things, including what was skipped, ignored or suppressed.
 
 Exit code: 0 no errors, 1 errors (after severities), 2 bad input. A template that cannot
-be read in a run that checked others is reported on stderr and makes the exit code 2,
-while the report of the others is still printed; with nothing checked at all the run is
-a plain bad-input refusal (one line, nothing on stdout).
+be read is reported on stderr and makes the exit code 2, while the report of the others
+is still printed (JSON lists it under ``errors``, SARIF as a failed execution). A single
+bad file and nothing else, or paths holding no template at all, is a plain bad-input
+refusal: one line, nothing on stdout (with ``--skip-non-templates``, no template is an
+empty, passing report: a commit may change no template).
 """
 
 from __future__ import annotations
@@ -380,18 +382,14 @@ def render_sarif(run: Run) -> dict[str, Any]:
 def run_check_template(args: argparse.Namespace, place: Place) -> int:
     """The check-template command: see the module docstring for the exit codes."""
     run = collect(args, place)
-    if not run.checked and (run.failed or not args.skip_non_templates):
-        if len(run.failed) == 1:
-            raise run.failed[0]
-        if run.failed:
-            for error in run.failed:
-                sys.stderr.write(f"policy_gen check-template: error: {error}\n")
-            return 2
+    if not run.checked and len(run.failed) == 1:
+        raise run.failed[0]  # one bad file and nothing else: a plain refusal
+    if not run.checked and not run.failed and not args.skip_non_templates:
+        kinds = Counter(reason.split(":")[0] for _, reason in run.skipped)
         raise UserError(
-            f"found no CloudFormation template in {', '.join(map(repr, args.template))}: "
-            f"{len(run.skipped)} file(s) skipped ({run.skipped[0][1] if run.skipped else '-'}, "
-            "...): expected templates (Resources with Type entries, AWSTemplateFormatVersion "
-            "or Transform)"
+            f"found no CloudFormation template in {', '.join(map(repr, args.template))} "
+            f"({', '.join(f'{n} {kind}' for kind, n in kinds.most_common())}): expected "
+            "templates (Resources with Type entries, AWSTemplateFormatVersion or Transform)"
         )
     for error in run.failed:
         sys.stderr.write(f"policy_gen check-template: error: {error}\n")

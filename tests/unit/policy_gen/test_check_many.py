@@ -174,6 +174,16 @@ def test_the_exit_code_is_the_worst_and_a_bad_file_does_not_hide_the_others(repo
     assert report["valid"] is False and "notes.yaml" in report["errors"][0]
 
 
+def test_several_bad_files_are_each_reported(repo: Path) -> None:
+    (repo / "a.yaml").write_text("owner: a\n")
+    (repo / "b.yaml").write_text("owner: b\n")
+    result = check(repo, "a.yaml", "b.yaml", "--format", "json")
+    assert result.returncode == 2
+    assert [line.split("'")[1] for line in result.stderr.splitlines()] == ["a.yaml", "b.yaml"]
+    report = as_json(result)
+    assert report["valid"] is False and len(report["errors"]) == 2
+
+
 def test_a_named_non_template_alone_is_refused(repo: Path) -> None:
     (repo / "notes.yaml").write_text("owner: platform-team\n")
     assert "Resources" in refused(repo, ["check-template", "notes.yaml"]).line
