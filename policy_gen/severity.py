@@ -113,6 +113,22 @@ def _level(finding: Finding, override: Override | None, strict: bool) -> tuple[L
     return level, source
 
 
+def _judged(
+    item: Located, overrides: Mapping[str, Override], strict: bool, reason: str | None
+) -> Assessed:
+    """One finding's effective level, and why it does not count if it does not."""
+    finding = item.finding
+    level, source = _level(finding, overrides.get(finding.code), strict)
+    suppressed = None
+    if reason is not None:
+        suppressed = Suppressed("inSource", reason)
+    elif level == "off":
+        suppressed = Suppressed("external", f"{finding.code} is turned off in {source}")
+    if level == "off":
+        level = finding.severity  # what it would have been: SARIF keeps the real level
+    return Assessed(item.file, item.resource, finding, level, source, suppressed)
+
+
 def assess(
     located: Sequence[Located],
     overrides: Mapping[str, Override],
@@ -127,35 +143,25 @@ def assess(
     used: set[tuple[str | None, str, str]] = set()
     assessed = []
     for item in located:
-        finding = item.finding
-        level, source = _level(finding, overrides.get(finding.code), strict)
-        suppressed = None
+        code = item.finding.code
+        reason = None
         if item.resource is not None:
-            for suppression in suppressions.get((item.file, item.resource), ()):
-                if suppression.code == finding.code:
-                    used.add((item.file, item.resource, suppression.code))
-                    suppressed = Suppressed("inSource", suppression.reason)
-                    break
-        if suppressed is None and level == "off":
-            suppressed = Suppressed("external", f"{finding.code} is turned off in {source}")
-            level = finding.severity  # what it would have been: SARIF keeps the real level
-        assessed.append(Assessed(item.file, item.resource, finding, level, source, suppressed))
+            entries = suppressions.get((item.file, item.resource), ())
+            reason = next((entry.reason for entry in entries if entry.code == code), None)
+            if reason is not None:
+                used.add((item.file, item.resource, code))
+        assessed.append(_judged(item, overrides, strict, reason))
     for (file, resource), entries in suppressions.items():
-        for suppression in entries:
-            if (file, resource, suppression.code) in used:
+        for entry in entries:
+            if (file, resource, entry.code) in used:
                 continue
             unused = Finding(
                 SUPPRESSION_UNUSED,
                 "note",
-                f"{resource} suppresses {suppression.code}, but no {suppression.code} was "
-                "found for it in this run: remove the suppression, or check its resource",
+                f"{resource} suppresses {entry.code}, but no {entry.code} was found for it "
+                "in this run: remove the suppression, or check its resource",
             )
-            level, source = _level(unused, overrides.get(SUPPRESSION_UNUSED), strict)
-            off = Suppressed("external", f"{SUPPRESSION_UNUSED} is turned off in {source}")
-            assessed.append(
-                Assessed(file, resource, unused, "note" if level == "off" else level, source,
-                         off if level == "off" else None)
-            )  # fmt: skip
+            assessed.append(_judged(Located(file, resource, unused), overrides, strict, None))
     return assessed
 
 

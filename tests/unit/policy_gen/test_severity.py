@@ -93,6 +93,7 @@ def test_the_template_reason_wins_over_off() -> None:
     suppressions = {("t.yaml", "Fn"): [Suppression(ERROR.code, "why")]}
     (item,) = assess(located(ERROR), {ERROR.code: Override("off", CONFIG)}, suppressions)
     assert item.suppressed is not None and item.suppressed.kind == "inSource"
+    assert item.level == "error"  # a real level for SARIF and JSON, never "off"
 
 
 def test_an_unused_suppression_is_a_note_that_config_can_turn_off() -> None:
