@@ -101,9 +101,11 @@ def _finding_lines(findings: Sequence[Any], resource_of: Any = None) -> list[str
 
 def _summary(findings: Sequence[Any]) -> str:
     errors = sum(1 for f in findings if f.severity == "error")
-    warnings = len(findings) - errors
+    notes = sum(1 for f in findings if f.severity == "note")
+    warnings = len(findings) - errors - notes
     verdict = "VALID" if errors == 0 else "INVALID"
-    return f"Result: {verdict} ({errors} error(s), {warnings} warning(s))"
+    noted = f", {notes} note(s)" if notes else ""
+    return f"Result: {verdict} ({errors} error(s), {warnings} warning(s){noted})"
 
 
 # --- commands ----------------------------------------------------------------------
@@ -442,6 +444,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K=V",
         help="parameter values, or file://params/ENV.yaml",
     )
+    check.add_argument(
+        "--external-log-group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a log group another stack creates (repeatable): a function logging there gets "
+        "a 'not checked' note instead of a finding",
+    )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument(
         "--severity",
@@ -553,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except UserError as error:
         sys.stderr.write(f"policy_gen {args.command}: error: {error}\n")
+        if getattr(args, "format", None) == "json":
+            # Scripts reading stdout get a JSON answer on bad input too.
+            _print_json({"error": str(error), "exit_code": 2})
         return 2
     except BrokenPipeError:
         return 1
