@@ -19,7 +19,7 @@ from policy_gen.log_groups import (
     undecided_condition_notes,
     unknowns,
 )
-from policy_gen.partitions import Partition, root_arn
+from policy_gen.partitions import Partition, check_log_group_name, root_arn
 from policy_gen.rules import refused_assertions
 from policy_gen.symbols import Symbols
 from policy_gen.template import (
@@ -290,7 +290,7 @@ def _check_key(
     """Validate one key: for its log groups, or (serving none) for what makes any key
     unsafe. A key without KeyPolicy that serves no log group has KMS's default policy."""
     show = display(resolver)
-    names = list(dict.fromkeys(group.name for group in groups if isinstance(group.name, str)))
+    names = _valid_names(groups, show, report)
     shown = [show(name) for name in names]
     region, account = resolver.region, resolver.account
     assert region is not None and account is not None  # the CLI always sets them
@@ -351,6 +351,31 @@ def _check_key(
         dataclasses.replace(finding, message=show(finding.message)) for finding in checked.findings
     ]
     return KeyCheck(key_id, shown, checked)
+
+
+def _valid_names(groups: list[EncryptedLogGroup], show: Any, report: TemplateReport) -> list[str]:
+    """The names Logs would accept; any other is a finding on its group (CloudFormation
+    accepts the template, CloudWatch Logs refuses the name at deploy)."""
+    names: list[str] = []
+    for group in groups:
+        if not isinstance(group.name, str) or group.name in names:
+            continue
+        try:
+            names.append(check_log_group_name(group.name))
+        except UserError as error:
+            report.findings.append(
+                (
+                    group.logical_id,
+                    Finding(
+                        "LOGGROUP_NAME_INVALID",
+                        "error",
+                        f"log group {group.logical_id}: {show(str(error))}; CloudWatch Logs refuses "
+                        "it when the stack is deployed (CreateLogGroup, logGroupName)",
+                        None,
+                    ),
+                )
+            )
+    return names
 
 
 def _placeholders(value: Any, resolver: Resolver) -> Any:

@@ -94,6 +94,11 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "in the name and in the policy's ARNs. Pass the parameters it names "
         "(--parameter-overrides) to check the real name.",
     ),
+    "LOGGROUP_NAME_INVALID": (
+        "A log group's name is one CloudWatch Logs refuses",
+        "CreateLogGroup accepts 1-512 characters of a-z A-Z 0-9 _ - / . # and no 'aws/' "
+        "prefix: the deploy fails. Rename the group.",
+    ),
     "LOGGROUP_ENCRYPTION_CONDITIONAL": (
         "A log group is unencrypted in some configuration",
         "KmsKeyId depends on a condition that cannot be decided before deploy; where it is "
