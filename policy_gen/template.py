@@ -209,7 +209,10 @@ class Resolver:
             if name == "Ref":
                 return self.ref(argument)
             if name == "Condition":
-                return self.condition(argument)
+                if self.symbols is None:
+                    return self.condition(argument)
+                decided = self.decide(argument)
+                return Unresolved(f"Condition {argument}") if decided is None else decided
             if isinstance(name, str) and name.startswith("Fn::"):
                 handler = _FUNCTIONS.get(name)
                 if handler is None:
