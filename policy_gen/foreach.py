@@ -21,6 +21,7 @@ unexpanded and says so; the template stays readable.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,11 @@ from sam_project.errors import UserError
 PREFIX = "Fn::ForEach::"
 TRANSFORM = "AWS::LanguageExtensions"
 SECTIONS = ("Conditions", "Resources", "Outputs")
+# The expanded template must fit CloudFormation's quotas (CloudFormation user guide,
+# "Understand CloudFormation quotas": 1 MB template body through S3), which apply to the
+# result of the transform (Fn::ForEach reference). Expansion stops past twice that, as
+# JSON text, so a loop bomb costs bounded time and memory.
+MAX_EXPANDED_CHARACTERS = 2 * 1_048_576
 
 
 class Template(dict[str, Any]):
@@ -73,10 +79,13 @@ def expand_language_extensions(data: dict[str, Any], source: str) -> dict[str, A
         )
     expanded = Template(data)
     expander = _Expander(data, source, expanded.language_notes)
-    for section in SECTIONS:
-        value = data.get(section)
-        if isinstance(value, Mapping):
-            expanded[section] = expander.mapping(value, section)
+    try:
+        for section in SECTIONS:
+            value = data.get(section)
+            if isinstance(value, Mapping):
+                expanded[section] = expander.mapping(value, section)
+    except RecursionError:
+        raise UserError(f"{source}: Fn::ForEach loops are nested too deeply to expand") from None
     return expanded
 
 
@@ -85,6 +94,7 @@ class _Expander:
         self.parameters = data.get("Parameters") or {}
         self.source = source
         self.notes = notes
+        self.budget = MAX_EXPANDED_CHARACTERS
 
     def mapping(self, value: Mapping[str, Any], where: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -129,7 +139,15 @@ class _Expander:
             )
             return {}
         out: dict[str, Any] = {}
+        size = len(json.dumps(fragment, default=str))
         for item in items:
+            self.budget -= size + len(item) * 8
+            if self.budget < 0:
+                raise UserError(
+                    f"{self.source}: {key} expands beyond {MAX_EXPANDED_CHARACTERS} characters; "
+                    "CloudFormation's quotas (1 MB template, 500 resources) apply to the "
+                    "expanded template, so it would refuse it"
+                )
             replaced = _substitute(fragment, identifier, item)
             for out_key, out_value in self.mapping(replaced, where).items():
                 if out_key in out:

@@ -81,3 +81,12 @@ def test_text_and_sarif_carry_the_same_lines(
     text = capsys.readouterr().out
     for finding in findings:
         assert f"{finding['severity'].upper():<7} {finding['code']} [{finding['resource']}]" in text
+
+
+def test_every_sarif_rule_is_documented_in_the_readme_and_every_corpus_code_has_a_rule() -> None:
+    from policy_gen.sarif import RULES
+
+    readme = (ROOT / "README.md").read_text()
+    assert [code for code in RULES if f"`{code}`" not in readme] == []
+    codes = {pair[0] for t in TEMPLATES for pair in expected_of(t)["findings"]}
+    assert codes - set(RULES) == set()

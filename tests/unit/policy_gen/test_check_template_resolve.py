@@ -503,3 +503,15 @@ def test_strict_promotes_warnings_but_not_notes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
     (finding,) = json.loads(result.stdout)["findings"]
     assert finding["severity"] == "note"
+
+
+def test_a_foreach_bomb_is_refused_in_bounded_time() -> None:
+    """Five nested loops of 40 items would be 40**5 resources: the expansion budget
+    (CloudFormation's own template quota applies to the expanded template) stops it."""
+    items = [f"i{n}" for n in range(40)]
+    fragment: dict[str, object] = {"R${A0}${A1}${A2}${A3}${A4}": {"Type": "AWS::SNS::Topic"}}
+    for level in reversed(range(5)):
+        fragment = {f"Fn::ForEach::L{level}": [f"A{level}", items, fragment]}
+    data = {"Transform": "AWS::LanguageExtensions", "Resources": fragment}
+    with pytest.raises(UserError, match="quotas"):
+        expand_language_extensions(data, "t")
