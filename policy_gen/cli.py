@@ -9,6 +9,8 @@ Contract (scripts and CI depend on it):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -556,9 +558,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON output (read before argparse accepts it)."""
+    pairs = zip(argv, [*argv[1:], ""], strict=True)
+    return "--format=json" in argv or any(a == "--format" and b == "json" for a, b in pairs)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse; a usage error asked for in JSON also answers in JSON on stdout."""
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            return parser.parse_args(argv)
+    except SystemExit as exit_:
+        if exit_.code == 2 and _wants_json(argv):
+            _print_json({"error": errors.getvalue().strip(), "exit_code": 2})
+        raise
+    finally:
+        sys.stderr.write(errors.getvalue())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args))
     except UserError as error:

@@ -22,6 +22,8 @@ import pytest
 
 from policy_gen.cli import main
 
+from .test_sarif import SARIF_VALIDATOR
+
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT / "tests" / "fixtures" / "check_template_corpus"
 TEMPLATES = sorted(
@@ -73,7 +75,9 @@ def test_text_and_sarif_carry_the_same_lines(
     json_code = main([*args, "--format", "json"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert main([*args, "--format", "sarif"]) == json_code
-    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    log = json.loads(capsys.readouterr().out)
+    assert SARIF_VALIDATOR.is_valid(log)  # notes included: SARIF 2.1.0 level "note"
+    results = log["runs"][0]["results"]
     assert Counter(
         (r["ruleId"], r["level"], r["locations"][0]["logicalLocations"][0]["name"]) for r in results
     ) == Counter((f["code"], f["severity"], f["resource"]) for f in findings)

@@ -515,3 +515,13 @@ def test_a_foreach_bomb_is_refused_in_bounded_time() -> None:
     data = {"Transform": "AWS::LanguageExtensions", "Resources": fragment}
     with pytest.raises(UserError, match="quotas"):
         expand_language_extensions(data, "t")
+
+
+def test_json_usage_error_prints_a_json_error_object() -> None:
+    result = cli("check-template", "template.yaml", "--format", "json", "--no-such-flag")
+    assert result.returncode == 2
+    error = json.loads(result.stdout)
+    assert error["exit_code"] == 2 and "--no-such-flag" in error["error"]
+    assert "--no-such-flag" in result.stderr and len(result.stderr.splitlines()) == 1
+    plain = cli("check-template", "template.yaml", "--no-such-flag")
+    assert plain.returncode == 2 and plain.stdout == ""
