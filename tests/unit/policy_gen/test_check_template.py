@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policy_gen.check_template import check_template
+from policy_gen.check_template import TemplateReport, check_template
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
 from policy_gen.template import Resolver, parse_template_text
@@ -14,8 +14,8 @@ from policy_gen.template import Resolver, parse_template_text
 POLICY = json.dumps(render_policy(get_partition("aws"), "us-east-1", "123456789012", ["/s/fn"]))
 
 
-def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
-    """(code, resource) of every finding, in report order."""
+def report_of(text: str, **overrides: str) -> TemplateReport:
+    """check-template's report for a template as stack ``s`` in us-east-1/123456789012."""
     template = parse_template_text(text)
     resolver = Resolver.for_template(
         template,
@@ -24,9 +24,14 @@ def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
         account="123456789012",
         partition="aws",
         stack_name="s",
+        symbolic=True,
     )
-    report = check_template(template, resolver, get_partition("aws"))
-    return [(f.code, resource) for resource, f in report.all_findings()]
+    return check_template(template, resolver, get_partition("aws"))
+
+
+def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
+    """(code, resource) of every finding, in report order."""
+    return [(f.code, resource) for resource, f in report_of(text, **overrides).all_findings()]
 
 
 def run(text: str, **overrides: str) -> dict[str, str]:

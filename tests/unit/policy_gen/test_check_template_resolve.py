@@ -14,27 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from policy_gen.check_template import TemplateReport, check_template
+from policy_gen.check_template import check_template
 from policy_gen.foreach import expand_language_extensions
 from policy_gen.partitions import get_partition
 from policy_gen.template import Resolver, parse_template_text
 from sam_project.errors import UserError
 
+from .test_check_template import report_of
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def report_of(text: str, **overrides: str) -> TemplateReport:
-    template = parse_template_text(text)
-    resolver = Resolver.for_template(
-        template,
-        overrides,
-        region="us-east-1",
-        account="123456789012",
-        partition="aws",
-        stack_name="s",
-        symbolic=True,
-    )
-    return check_template(template, resolver, get_partition("aws"))
 
 
 def codes(text: str, **overrides: str) -> list[tuple[str, str, str]]:
