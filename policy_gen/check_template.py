@@ -132,7 +132,7 @@ def check_template(
         report.findings.append((refused.rule, Finding("RULE_REFUSED", "error", message, None)))
     report.findings.extend(foreach_notes(template))
     report.findings.extend(transform_notes(template))
-    report.findings.extend(nested_stack_notes(template))
+    report.findings.extend(nested_stack_notes(template, resolver))
     inventory = LogGroupInventory.of(template, resolver)
     report.findings.extend(inventory.findings)
     _check_functions(template, resolver, inventory, external_log_groups, report)
@@ -184,7 +184,7 @@ def _check_functions(
                     logical_id,
                     note(
                         "EXTERNAL_LOGGROUP",
-                        f"function {logical_id} logs to {name}, which you said exists outside this "
+                        f"function {logical_id} logs to {show(name)}, which you said exists outside this "
                         "template (--external-log-group): its encryption is not checked here",
                     ),
                 )

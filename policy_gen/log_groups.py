@@ -47,12 +47,14 @@ def display(resolver: Resolver) -> Callable[[str], str]:
     return (lambda text: text) if symbols is None else symbols.display
 
 
-def parameter_hint(found: list[Unresolved]) -> str:
+def parameter_hint(found: list[Unresolved], purpose: str = "check the real value") -> str:
+    """'; pass --parameter-overrides A=... B=... to <purpose>' for the parameters without
+    a value among ``found`` (empty when none is a parameter)."""
     parameters = list(dict.fromkeys(u.parameter for u in found if u.parameter))
     if not parameters:
         return ""
     example = " ".join(f"{name}=..." for name in parameters)
-    return f"; pass --parameter-overrides {example} to check the real value"
+    return f"; pass --parameter-overrides {example} to {purpose}"
 
 
 @dataclass
@@ -117,7 +119,7 @@ class LogGroupInventory:
                 f"log group {logical_id} is unencrypted {branch.condition}: the "
                 "condition cannot be decided before deploy, so in that configuration "
                 "its logs are not encrypted with a customer-managed key"
-                f"{parameter_hint(self._missing(branch))}",
+                f"{parameter_hint(self._missing(branch), 'decide it')}",
             )
         elif link.kind == "template" and link.key is not None:
             if link.how != "arn":

@@ -7,7 +7,8 @@ work. The name and the policy ARN are built from the *same* value, so the key po
 still be proven: each unknown value becomes one stand-in token, the same token wherever
 the same expression appears, and the simulation runs on the tokens.
 
-Why it stays sound: a token equals only itself. A policy that names a *different*
+Why it stays sound: a token equals only itself, and a template cannot spell it in advance
+(each run salts its tokens with a random value; output shows ``<expression>`` instead). A policy that names a *different*
 unknown value (another function's name, another parameter) or a literal group gets a
 different string and is still denied; only a wildcard that would match any deployed value
 matches a token too. Tokens use only characters valid in a log-group name (CloudWatch
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass, field
 
 # A CloudFormation dynamic reference (CloudFormation user guide, "Get values stored in
@@ -50,11 +52,13 @@ class Symbols:
     """The stand-in token of each unknown value met while resolving one template."""
 
     _by_token: dict[str, Unresolved] = field(default_factory=dict)
+    _salt: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def stand_in(self, value: Unresolved) -> str:
         """The token for ``value``: one per distinct expression, stable across runs."""
         slug = re.sub(r"[^A-Za-z0-9]+", "-", value.expression).strip("-")[:40]
-        digest = hashlib.sha256(value.expression.encode("utf-8")).hexdigest()[:10]
+        salted = f"{self._salt}\x00{value.expression}".encode()
+        digest = hashlib.sha256(salted).hexdigest()[:10]
         token = f"#{slug}.{digest}#"
         self._by_token.setdefault(token, value)
         return token

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy_gen.symbols import DYNAMIC_REFERENCE
+from policy_gen.template import Resolver
 from policy_gen.validate import Finding
 
 NESTED_STACKS = {
@@ -33,15 +34,21 @@ def note(code: str, message: str) -> Finding:
     return Finding(code, "note", message, None)
 
 
-def _where(value: Any) -> str:
+def _where(value: Any, resolver: Resolver | None = None) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping) and "ApplicationId" in value:
         return f"{value.get('ApplicationId')} {value.get('SemanticVersion', '')}".strip()
+    if resolver is not None and resolver.symbols is not None and value is not None:
+        text = resolver.resolve_text(value)
+        if isinstance(text, str):
+            return resolver.symbols.display(text)
     return "a location computed at deploy"
 
 
-def nested_stack_notes(template: Mapping[str, Any]) -> list[tuple[str, Finding]]:
+def nested_stack_notes(
+    template: Mapping[str, Any], resolver: Resolver | None = None
+) -> list[tuple[str, Finding]]:
     found = []
     for logical_id, resource in template["Resources"].items():
         if not isinstance(resource, Mapping):
@@ -56,7 +63,7 @@ def nested_stack_notes(template: Mapping[str, Any]) -> list[tuple[str, Finding]]
                 note(
                     "NESTED_STACK_NOT_CHECKED",
                     f"nested stack {logical_id} ({resource['Type']}, {location_property} "
-                    f"{_where(location)}) is deployed as a stack of its own: its keys and log "
+                    f"{_where(location, resolver)}) is deployed as a stack of its own: its keys and log "
                     "groups are not checked here; run check-template on its template",
                 ),
             )

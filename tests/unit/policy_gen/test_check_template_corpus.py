@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from policy_gen.cli import main
+from policy_gen.symbols import TOKEN
 
 from .test_sarif import SARIF_VALIDATOR
 
@@ -83,6 +84,8 @@ def test_text_and_sarif_carry_the_same_lines(
     ) == Counter((f["code"], f["severity"], f["resource"]) for f in findings)
     assert main(args) == json_code
     text = capsys.readouterr().out
+    # Stand-in tokens are internal: every output shows <expression> instead.
+    assert not TOKEN.search(text + json.dumps(log) + json.dumps(findings))
     for finding in findings:
         assert f"{finding['severity'].upper():<7} {finding['code']} [{finding['resource']}]" in text
 

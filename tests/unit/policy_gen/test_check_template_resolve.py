@@ -513,3 +513,16 @@ def test_json_usage_error_prints_a_json_error_object() -> None:
     assert "--no-such-flag" in result.stderr and len(result.stderr.splitlines()) == 1
     plain = cli("check-template", "template.yaml", "--no-such-flag")
     assert plain.returncode == 2 and plain.stdout == ""
+
+
+def test_a_template_cannot_spell_a_stand_in_to_pass() -> None:
+    """Tokens are salted per run: a literal written to look like the stand-in of
+    ``Ref Fn`` (as an unsalted scheme would make it) is just another name, denied."""
+    import hashlib
+
+    digest = hashlib.sha256(b"Ref Fn").hexdigest()[:10]
+    forged = f"/aws/lambda/#Ref-Fn.{digest}#"
+    text = template(key_with(arn(forged)), FUNCTION, group("!Sub /aws/lambda/${Fn}"))
+    assert ("LOGS_DENIED", "error", "Key") in codes(text)
+    symbols_seen = report_of(text).keys[0].log_groups
+    assert symbols_seen == ["/aws/lambda/<Ref Fn>"]  # output never shows the salted token
