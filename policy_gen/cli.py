@@ -3,7 +3,8 @@
 Contract (scripts and CI depend on it):
   exit 0  success (render written, Allow, policy/template valid)
   exit 1  a deny, or a policy/template with errors (warnings too with --strict)
-  exit 2  bad input: one line on stderr, no traceback, nothing written
+  exit 2  bad input: one line on stderr, no traceback, nothing written (with
+          --format json, also {"error": ..., "exit_code": 2} on stdout)
 """
 
 from __future__ import annotations
