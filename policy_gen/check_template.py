@@ -378,6 +378,20 @@ def _valid_names(groups: list[EncryptedLogGroup], show: Any, report: TemplateRep
     return names
 
 
+def _sam_generated_role(template: Mapping[str, Any], logical_id: str) -> bool:
+    """Whether SAM generates ``logical_id`` as a function's role: ``<function>Role`` for an
+    AWS::Serverless::Function without ``Role`` (SAM developer guide, "CloudFormation
+    resources generated when AWS::Serverless::Function is specified")."""
+    function = template["Resources"].get(logical_id.removesuffix("Role"))
+    return (
+        logical_id.endswith("Role")
+        and logical_id not in template["Resources"]
+        and isinstance(function, Mapping)
+        and function.get("Type") == "AWS::Serverless::Function"
+        and "Role" not in (function.get("Properties") or {})
+    )
+
+
 def _placeholders(value: Any, resolver: Resolver) -> Any:
     """Replace deploy-time unknowns inside a policy with stand-ins a simulation can use:
     an IAM role or user of the template gets an ARN of this account; anything else gets the
@@ -388,6 +402,8 @@ def _placeholders(value: Any, resolver: Resolver) -> Any:
             logical_id = expression[len("GetAtt ") : -len(".Arn")]
             resource = resolver.template["Resources"].get(logical_id, {})
             kind = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user"}.get(resource.get("Type"))
+            if kind is None and _sam_generated_role(resolver.template, logical_id):
+                kind = "role"
             if kind is not None:
                 return (
                     f"arn:{resolver.partition or 'aws'}:iam::{resolver.account}:{kind}/{logical_id}"

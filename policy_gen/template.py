@@ -173,7 +173,9 @@ class Resolver:
             return Unresolved(f"parameter {name}", parameter=name)
         resources = self.template["Resources"]
         if name not in resources:
-            raise UserError(f"Ref to {name!r}: no such parameter or resource in the template")
+            return self.undeclared(
+                f"Ref {name}", f"Ref to {name!r}: no such parameter or resource in the template"
+            )
         return self._resource_ref(name, resources[name])
 
     def _resource_ref(self, logical_id: str, resource: Mapping[str, Any]) -> Any:
@@ -272,6 +274,23 @@ class Resolver:
             raise UserError(f"condition {name!r} depends on {result}, which is not known")
         return decided
 
+    def generates_resources(self) -> bool:
+        """Whether a transform CloudFormation runs adds resources to this template (SAM,
+        AWS::Include, a macro): then a logical id the file does not declare may exist."""
+        declared = self.template.get("Transform")
+        names = declared if isinstance(declared, list) else [declared]
+        return any(name not in (None, "AWS::LanguageExtensions") for name in names)
+
+    def undeclared(self, expression: str, message: str) -> Unresolved:
+        """A Ref/GetAtt to a logical id the file does not declare. CloudFormation rejects
+        that, unless a transform generates it: SAM adds ``<Function>Role``,
+        ``ServerlessRestApi``... (SAM developer guide, "CloudFormation resources generated
+        by AWS SAM"). In symbolic mode such a template keeps the value as known only at
+        deploy; any other case is bad input."""
+        if self.symbols is not None and self.generates_resources():
+            return Unresolved(expression)
+        raise UserError(message)
+
     def resource_enabled(self, resource: Mapping[str, Any]) -> bool:
         """Whether a resource with an optional ``Condition`` would be created; in symbolic
         mode a condition that cannot be decided counts as true (the resource is checked)."""
@@ -308,7 +327,10 @@ def _sub(resolver: Resolver, argument: Any) -> Any:
             return "${" + name[1:] + "}"  # ${!Literal} escapes
         if name in variables:
             value = resolver.resolve(variables[name])
-        elif "." in name and name.split(".", 1)[0] in resolver.template["Resources"]:
+        elif "." in name and (
+            name.split(".", 1)[0] in resolver.template["Resources"]
+            or resolver.generates_resources()
+        ):
             value = _get_att(resolver, name.split(".", 1))
         else:
             value = resolver.ref(name)
@@ -337,7 +359,10 @@ def _get_att(resolver: Resolver, argument: Any) -> Any:
     logical_id, attribute = argument
     resources = resolver.template["Resources"]
     if logical_id not in resources:
-        raise UserError(f"Fn::GetAtt on {logical_id!r}: no such resource in the template")
+        return resolver.undeclared(
+            f"GetAtt {logical_id}.{attribute}",
+            f"Fn::GetAtt on {logical_id!r}: no such resource in the template",
+        )
     known = resolver.deployed(logical_id, attribute) if resolver.deployed is not None else None
     return known if known is not None else Unresolved(f"GetAtt {logical_id}.{attribute}")
 

@@ -526,3 +526,29 @@ def test_a_template_cannot_spell_a_stand_in_to_pass() -> None:
     assert ("LOGS_DENIED", "error", "Key") in codes(text)
     symbols_seen = report_of(text).keys[0].log_groups
     assert symbols_seen == ["/aws/lambda/<Ref Fn>"]  # output never shows the salted token
+
+
+GENERATED_ROLE = """
+  Other:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: kms:*
+            Resource: "*"
+          - Effect: Allow
+            Principal: {AWS: !GetAtt FnRole.Arn}
+            Action: kms:Decrypt
+            Resource: "*"
+"""
+
+
+def test_a_sam_generated_logical_id_is_known_only_at_deploy_not_bad_input() -> None:
+    sam = "Transform: AWS::Serverless-2016-10-31\n" + template(GENERATED_ROLE, FUNCTION)
+    assert codes(sam) == [("LAMBDA_AUTO_LOGGROUP", "error", "Fn")]
+    # Without a transform nothing generates FnRole: CloudFormation rejects the template.
+    with pytest.raises(UserError, match="FnRole"):
+        codes(template(GENERATED_ROLE, FUNCTION))
