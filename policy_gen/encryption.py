@@ -104,13 +104,13 @@ def describe_condition(resolver: Resolver, name: str, truth: bool, decided: bool
     inputs = ", ".join(
         f"{parameter}={resolver.parameters[parameter]}"
         if parameter in resolver.parameters
-        else f"{parameter} (no value)"
+        else f"{parameter} without a value"
         for parameter in condition_parameters(resolver, name)
     )
     state = "true" if truth else "false"
     if decided:
         return f"condition {name} is {state}" + (f" for {inputs}" if inputs else "")
-    return f"when condition {name} is {state}" + (f" (it depends on {inputs})" if inputs else "")
+    return f"when condition {name} is {state}" + (f", which reads {inputs}" if inputs else "")
 
 
 def condition_parameters(resolver: Resolver, name: str) -> list[str]:

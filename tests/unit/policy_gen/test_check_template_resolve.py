@@ -552,3 +552,21 @@ def test_a_sam_generated_logical_id_is_known_only_at_deploy_not_bad_input() -> N
     # Without a transform nothing generates FnRole: CloudFormation rejects the template.
     with pytest.raises(UserError, match="FnRole"):
         codes(template(GENERATED_ROLE, FUNCTION))
+
+
+def test_a_nested_condition_on_a_parameter_without_value_stays_undecided() -> None:
+    header = (
+        "Parameters:\n  Stage: {Type: String}\n"
+        "Conditions:\n  Prod: !Equals [!Ref Stage, prod]\n"
+        "  Encrypt: !Or [!Condition Prod, !Equals [!Ref Stage, staging]]\n"
+    )
+    text = template(
+        key_with(arn("/app/x")),
+        group("/app/x", "!If [Encrypt, !GetAtt Key.Arn, !Ref AWS::NoValue]"),
+        header=header,
+    )
+    ((_, finding),) = report_of(text).all_findings()
+    assert finding.code == "LOGGROUP_ENCRYPTION_CONDITIONAL"
+    assert "which reads Stage without a value" in finding.message
+    assert codes(text, Stage="staging") == []
+    assert codes(text, Stage="dev")[0][:2] == ("LOGGROUP_UNENCRYPTED", "error")
