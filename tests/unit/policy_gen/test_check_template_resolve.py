@@ -570,3 +570,11 @@ def test_a_nested_condition_on_a_parameter_without_value_stays_undecided() -> No
     assert "which reads Stage without a value" in finding.message
     assert codes(text, Stage="staging") == []
     assert codes(text, Stage="dev")[0][:2] == ("LOGGROUP_UNENCRYPTED", "error")
+
+
+@pytest.mark.parametrize("name", ['"my app logs"', "aws/reserved", "x" * 513])
+def test_a_name_cloudwatch_logs_refuses_is_a_finding_not_bad_input(name: str) -> None:
+    text = template(key_with(arn("/app/x")), group(name), group("/app/x", logical_id="Good"))
+    found = codes(text)
+    assert ("LOGGROUP_NAME_INVALID", "error", "Group") in found
+    assert report_of(text).keys[0].log_groups == ["/app/x"]  # the valid group is still proven
