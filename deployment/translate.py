@@ -16,6 +16,7 @@ from deployment.results import StepFailed
 from policy_gen.partitions import partition_for_region
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 
 class TranslationError(Exception):
@@ -47,7 +48,9 @@ def translate(
 
     declared = template.get("Transform") or []
     transforms = [declared] if isinstance(declared, str) else list(declared)
-    others = [name for name in transforms if name != SERVERLESS_TRANSFORM]
+    others = [
+        name for name in transforms if name not in (SERVERLESS_TRANSFORM, LANGUAGE_EXTENSIONS)
+    ]
     if others:
         raise TranslationError(f"the template uses transforms that cannot run here: {others}")
     if not transforms:
@@ -56,6 +59,12 @@ def translate(
     parameters.update({"AWS::Region": region, "AWS::Partition": partition_for_region(region).name})
     if account is not None:
         parameters["AWS::AccountId"] = account
+    if LANGUAGE_EXTENSIONS in transforms:
+        # Only where SAM reads: CloudFormation (here: the emulator) decides the rest,
+        # as it would after the whole transform (resolve_for_sam says why).
+        template = resolve_for_sam(template, parameters)
+        if SERVERLESS_TRANSFORM not in transforms:
+            return dict(template)
     # The translator asks its session for a region even when AWS::Region is given.
     session = session or boto3.session.Session(region_name=region)
     policies: dict[str, dict[str, str]] = {}
@@ -77,6 +86,111 @@ def translate(
             f"the SAM translator rejected the template: {error} {causes}"
         ) from None
     return dict(translated)
+
+
+def expand_language_extensions(
+    template: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``template`` after the AWS::LanguageExtensions transform, as SAM CLI runs it
+    locally (its own implementation, samcli.lib.cfn_language_extensions): conditions
+    that depend only on parameters are decided and their ``Fn::If`` resolved, so the
+    Serverless transform sees plain values. CloudFormation runs the same transform
+    server-side at deploy time. The transform is removed from the result. Every
+    property-level ``Fn::If`` is decided, so callers keep only what they need
+    (:func:`resolve_for_sam`).
+
+    Parameters the caller did not give take their template default, as CloudFormation
+    would; a parameter without either stays unresolved (partial mode).
+    """
+    from samcli.lib.cfn_language_extensions.exceptions import (  # noqa: PLC0415
+        InvalidTemplateException,
+    )
+    from samcli.lib.cfn_language_extensions.sam_integration import (  # noqa: PLC0415
+        process_template_for_sam_cli,
+    )
+
+    values: dict[str, Any] = {
+        name: spec["Default"]
+        for name, spec in (template.get("Parameters") or {}).items()
+        if isinstance(spec, dict) and "Default" in spec
+    }
+    values.update(parameters)
+    try:
+        expanded = process_template_for_sam_cli(
+            copy.deepcopy(dict(template)), parameter_values=values
+        )
+    except InvalidTemplateException as error:
+        raise TranslationError(f"AWS::LanguageExtensions rejected the template: {error}") from None
+    declared = expanded.get("Transform") or []
+    remaining = [
+        name
+        for name in ([declared] if isinstance(declared, str) else list(declared))
+        if name != LANGUAGE_EXTENSIONS
+    ]
+    if remaining:
+        expanded["Transform"] = remaining[0] if len(remaining) == 1 else remaining
+    else:
+        expanded.pop("Transform", None)
+    return dict(expanded)
+
+
+# What the Serverless transform reads from a template that CloudFormation itself would
+# otherwise resolve: (resource type, path under Properties). SAM resolves only parameter
+# Refs in these, so their !Ifs must be gone before it runs.
+SAM_READ_PROPERTIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("AWS::Serverless::Api", ("Auth",)),
+)
+
+
+def resolve_for_sam(
+    template: Mapping[str, Any], parameters: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``template`` with AWS::LanguageExtensions applied only where the Serverless
+    transform reads (each Serverless::Api's ``Auth``, each Api event's ``Auth``), for
+    ``parameters`` (template defaults for the rest); every other ``Fn::If`` and every
+    Condition stays, for CloudFormation (or policy_gen's resolver) to decide later.
+
+    The scanners' and tests' view of the template: one translation whose conditions
+    can still be evaluated for any parameter set, with the authorization of the
+    AuthMode given. A deploy (and :func:`translate`) runs the whole transform instead;
+    both give the Serverless transform the same Auth values.
+    """
+    declared = template.get("Transform") or []
+    transforms = [declared] if isinstance(declared, str) else list(declared)
+    result = copy.deepcopy(dict(template))
+    if LANGUAGE_EXTENSIONS not in transforms:
+        return result
+    expanded = expand_language_extensions(template, dict(parameters or {}))
+    for logical_id, resource in (result.get("Resources") or {}).items():
+        done = (expanded.get("Resources") or {}).get(logical_id) or {}
+        kind = resource.get("Type")
+        for resource_type, path in SAM_READ_PROPERTIES:
+            if kind == resource_type:
+                _copy_path(done.get("Properties") or {}, resource.get("Properties") or {}, path)
+        if kind == "AWS::Serverless::Function":
+            events = (resource.get("Properties") or {}).get("Events") or {}
+            done_events = (done.get("Properties") or {}).get("Events") or {}
+            for name, event in events.items():
+                if event.get("Type") == "Api":
+                    _copy_path(
+                        (done_events.get(name) or {}).get("Properties") or {},
+                        event.get("Properties") or {},
+                        ("Auth",),
+                    )
+    remaining = [name for name in transforms if name != LANGUAGE_EXTENSIONS]
+    result["Transform"] = remaining[0] if len(remaining) == 1 else remaining
+    return result
+
+
+def _copy_path(source: Mapping[str, Any], target: dict[str, Any], path: tuple[str, ...]) -> None:
+    *parents, last = path
+    for key in parents:
+        source = source.get(key) or {}
+        target = target.setdefault(key, {})
+    if last in source:
+        target[last] = copy.deepcopy(source[last])
+    else:
+        target.pop(last, None)
 
 
 def load_sam_template(path: Path) -> dict[str, Any]:

@@ -28,7 +28,9 @@ def _function_runtimes(template: Path) -> dict[str, tuple[str | None, str]]:
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415
 
     try:
-        stacks, _ = SamLocalStackProvider.get_stacks(str(template))
+        stacks, _ = SamLocalStackProvider.get_stacks(
+            str(template), language_extensions_enabled=True
+        )
     except Exception as exc:
         raise LocalApiError(f"cannot load template {template}: {exc}") from None
     provider = SamFunctionProvider(stacks, ignore_code_extraction_warnings=True)
@@ -107,7 +109,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     runtimes = iter_python_runtimes(rt for rt, _arch in _function_runtimes(template).values())
     interpreters = [find_interpreter(rt) for rt in runtimes]
     path = os.pathsep.join([*(str(i.bin_dir) for i in interpreters), os.environ.get("PATH", "")])
-    env = dict(os.environ, PATH=path, SAM_CLI_TELEMETRY="0")
+    # AWS::LanguageExtensions expanded locally, as samconfig.toml's language_extensions
+    # asks (templates without the transform are unaffected).
+    env = dict(os.environ, PATH=path, SAM_CLI_TELEMETRY="0", SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS="1")
     extra = [a for a in args.sam_args if a != "--"]
     if args.config_env:
         extra = ["--config-env", args.config_env, *extra]

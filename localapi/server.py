@@ -426,10 +426,13 @@ class ProcessServer:
         opts = self.opts
         cwd = str(opts.template.parent)
         try:
+            # As `sam local start-api --language-extensions` (samconfig.toml sets it):
+            # the template's AWS::LanguageExtensions !Ifs (AuthMode) are resolved first.
             stacks, _remote = SamLocalStackProvider.get_stacks(
                 str(opts.template),
                 parameter_overrides=opts.parameter_overrides,
                 global_parameter_overrides={"AWS::Region": opts.region},
+                language_extensions_enabled=True,
             )
         except Exception as exc:  # SAM raises many types for a bad template
             raise LocalApiError(f"cannot load template {opts.template}: {exc}") from None

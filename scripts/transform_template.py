@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,16 @@ class _NoManagedPolicies:
         return {}
 
 
-def transformed(template_path: Path) -> dict[str, Any]:
-    template = yaml_parse(template_path.read_text(encoding="utf-8"))
+def transformed(template_path: Path, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The SAM translation of ``template_path``; AWS::LanguageExtensions resolves what
+    SAM reads (the Api's Auth) for ``parameters`` (defaults: the template's), every other
+    condition stays in the output (deployment.translate.resolve_for_sam)."""
+    repo = str(Path(__file__).resolve().parents[1])
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from deployment.translate import resolve_for_sam  # noqa: PLC0415 - needs repo on sys.path
+
+    template = resolve_for_sam(yaml_parse(template_path.read_text(encoding="utf-8")), parameters)
     for resource in template.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::Function":
             resource.setdefault("Properties", {})["CodeUri"] = "s3://placeholder-bucket/code.zip"

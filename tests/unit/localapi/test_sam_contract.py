@@ -75,7 +75,12 @@ def test_constructor_and_method_signatures() -> None:
         "LocalLambdaRunner.get_function": (LocalLambdaRunner.get_function, ["function_identifier"]),
         "SamLocalStackProvider.get_stacks": (
             SamLocalStackProvider.get_stacks,
-            ["template_file", "parameter_overrides", "global_parameter_overrides"],
+            [
+                "template_file",
+                "parameter_overrides",
+                "global_parameter_overrides",
+                "language_extensions_enabled",
+            ],
         ),
         "SamFunctionProvider.__init__": (SamFunctionProvider.__init__, ["stacks"]),
         "ApiProvider.__init__": (ApiProvider.__init__, ["stacks", "cwd"]),
@@ -187,6 +192,9 @@ def test_route_list_of_the_project_template() -> None:
             ("ApiFunction", "/", ANY),
             ("ApiFunction", "/{proxy+}", ANY),
             ("ApiFunction", "/health", ("GET",)),
+            # A body route's validated POST and its ANY (scripts/api_models.py): SAM CLI
+            # merges the methods of one path into one route.
+            ("ApiFunction", "/echo", ANY),
         },
         f"ApiProvider routes of template.yaml changed: {sorted(routes)}",
     )

@@ -102,7 +102,7 @@ def test_execution_role_is_least_privilege(cfn: dict[str, Any]) -> None:
     # The only CreateLogGroup is the optional Lambda Insights extension's own group.
     insights = json.dumps(optional[1])
     assert "logs:CreateLogGroup" not in json.dumps(always)
-    assert "logs:CreateLogGroup" in insights and "log-group:/aws/lambda-insights\"" in insights
+    assert "logs:CreateLogGroup" in insights and 'log-group:/aws/lambda-insights"' in insights
 
 
 def test_api_stage_throttling_tracing_and_encrypted_access_logs(cfn: dict[str, Any]) -> None:
@@ -122,12 +122,13 @@ def test_api_stage_throttling_tracing_and_encrypted_access_logs(cfn: dict[str, A
 
 
 def test_routes_proxy_everything_and_keys_are_required_except_health(cfn: dict[str, Any]) -> None:
+    # Authorization per AuthMode: tests/unit/template/test_authorization.py.
     body = cfn["Resources"]["Api"]["Properties"]["Body"]
     paths = body["paths"]
-    assert set(paths) == {"/", "/{proxy+}", "/health"}
-    for path in ("/", "/{proxy+}"):
+    assert set(paths) == {"/", "/{proxy+}", "/health", "/echo"}
+    for path in ("/", "/{proxy+}", "/echo"):
         method = paths[path]["x-amazon-apigateway-any-method"]
-        assert method["security"] == [{"api_key": []}]
+        assert {"api_key": []} in method["security"]
         assert method["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
     assert "security" not in paths["/health"]["get"] or paths["/health"]["get"]["security"] == []
 
@@ -152,6 +153,9 @@ def test_outputs_are_complete(cfn: dict[str, Any]) -> None:
         "AccessLogGroupName",
         "FunctionName",
         "ApiKeyId",
+        "AuthMode",
+        "UserPoolId",
+        "UserPoolClientId",
     }
 
 
