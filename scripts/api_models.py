@@ -222,16 +222,22 @@ def render_models(models: Mapping[str, dict[str, Any]]) -> str:
     return text
 
 
+def check_markers(text: str) -> None:
+    """Both generated blocks are delimited once each, in order (before any YAML is read)."""
+    for begin, end in ((EVENTS_BEGIN, EVENTS_END), (MODELS_BEGIN, MODELS_END)):
+        _replace_block(text, begin, end, "")
+
+
 def _replace_block(text: str, begin: str, end: str, body: str) -> str:
     if text.count(begin) != 1 or text.count(end) != 1:
         raise ModelError(
-            f"{TEMPLATE.name} must hold the marker lines {begin.strip()!r} and "
+            f"the template must hold the marker lines {begin.strip()!r} and "
             f"{end.strip()!r} once each"
         )
     start = text.index(begin) + len(begin)
     stop = text.index(end)
     if stop < start:
-        raise ModelError(f"{TEMPLATE.name}: {end.strip()!r} comes before {begin.strip()!r}")
+        raise ModelError(f"the template's {end.strip()!r} comes before {begin.strip()!r}")
     return text[:start] + body + text[stop:]
 
 
@@ -254,18 +260,31 @@ def generate(template_text: str, template: Mapping[str, Any], handler_dir: Path)
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else "")
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if template.yaml's blocks are stale"
+        "--check", action="store_true", help="exit 1 if the template's blocks are stale"
+    )
+    parser.add_argument(
+        "--handler-dir",
+        type=Path,
+        default=HANDLER_DIR,
+        help="the function's code directory (default: src/handler)",
+    )
+    parser.add_argument(
+        "--template", type=Path, default=TEMPLATE, help="the SAM template (default: template.yaml)"
     )
     args = parser.parse_args(argv)
     from policy_gen.template import load_template  # noqa: PLC0415 - after sys.path is set
 
+    template: Path = args.template
     try:
-        text = generate(TEMPLATE.read_text(encoding="utf-8"), load_template(TEMPLATE), HANDLER_DIR)
+        check_markers(template.read_text(encoding="utf-8"))
+        text = generate(
+            template.read_text(encoding="utf-8"), load_template(template), args.handler_dir
+        )
     except (ModelError, SchemaError) as error:
         print(f"api_models: {error}", file=sys.stderr)
         return 2
     return publish_generated(
-        TEMPLATE,
+        template,
         text,
         check=args.check,
         tool="api_models",
