@@ -12,6 +12,12 @@
 
 Local runs do not enforce API keys (neither does ``sam local``); the tests send
 the ``x-api-key`` header anyway so the same tests pass against a real stack.
+
+Against a stack, every request also carries the credentials its ``AuthMode`` output
+asks for (deployment.api_client): AWS_IAM signs with SigV4 (botocore's signer, the
+default credential chain); COGNITO sends an ID token (``SECURE_API_ID_TOKEN``, or one
+fetched for ``SECURE_API_USERNAME``/``SECURE_API_PASSWORD``). Locally they run unsigned,
+as ``sam local start-api`` enforces neither (README, "Authorization").
 """
 
 from __future__ import annotations
@@ -195,6 +201,10 @@ class ApiTarget:
     api_key: str | None
     local: bool
     server: LocalServer | None = None
+    auth: requests.auth.AuthBase | None = None
+    """The stack's credentials (SigV4 or a Cognito token); ``None`` locally."""
+    auth_mode: str = "AWS_IAM"
+    """The stack's AuthMode output; locally the template default (not enforced there)."""
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -203,7 +213,11 @@ class ApiTarget:
 def _stack_target(stack_name: str) -> ApiTarget:
     import boto3
 
-    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0][
+    from deployment.api_client import auth_for_stack
+    from sam_project.errors import UserError
+
+    session = boto3.session.Session()
+    outputs = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0][
         "Outputs"
     ]
     values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
@@ -211,9 +225,19 @@ def _stack_target(stack_name: str) -> ApiTarget:
         pytest.fail(f"stack {stack_name} has no ApiUrl output; outputs: {sorted(values)}")
     api_key = None
     if "ApiKeyId" in values:
-        key = boto3.client("apigateway").get_api_key(apiKey=values["ApiKeyId"], includeValue=True)
+        key = session.client("apigateway").get_api_key(apiKey=values["ApiKeyId"], includeValue=True)
         api_key = key["value"]
-    return ApiTarget(base_url=values["ApiUrl"].rstrip("/"), api_key=api_key, local=False)
+    try:
+        auth = auth_for_stack(values, session=session)
+    except UserError as error:
+        pytest.fail(f"stack {stack_name}: {error}")
+    return ApiTarget(
+        base_url=values["ApiUrl"].rstrip("/"),
+        api_key=api_key,
+        local=False,
+        auth=auth,
+        auth_mode=values.get("AuthMode", "API_KEY_ONLY"),
+    )
 
 
 def _ensure_built() -> None:
@@ -259,10 +283,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiTarget]:
 
 @pytest.fixture
 def http(api: ApiTarget) -> Iterator[requests.Session]:
-    """A session that sends the API key on every request, as a real client must."""
+    """A session that sends the API key (and, against a stack, the credentials its
+    AuthMode asks for) on every request, as a real client must."""
     with requests.Session() as session:
         if api.api_key:
             session.headers["x-api-key"] = api.api_key
+        session.auth = api.auth
         yield session
 
 

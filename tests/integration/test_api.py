@@ -52,6 +52,19 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     return error  # type: ignore[no-any-return]
 
 
+def assert_refused_body(
+    response: requests.Response, api: ApiTarget, status: int, code: str
+) -> dict[str, Any] | None:
+    """A body the gateway's model refuses: API Gateway's own 400 in AWS (the request
+    validator, BAD_REQUEST_BODY: "Request validation for REST APIs"), the function's
+    answer locally (sam local validates no model). ``None`` for the gateway's answer."""
+    if api.local:
+        return assert_error(response, status, code)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"message": "Invalid request body"}
+    return None
+
+
 def post_echo(
     http: requests.Session, api: ApiTarget, data: str | bytes, **headers: str
 ) -> requests.Response:
@@ -146,7 +159,11 @@ def test_bytes_that_are_not_utf8_reach_the_function_as_text(
 def test_schema_violations_are_422_with_details(
     http: requests.Session, api: ApiTarget, payload: dict[str, Any]
 ) -> None:
-    error = assert_error(post_echo(http, api, json.dumps(payload)), 422, "VALIDATION_FAILED")
+    error = assert_refused_body(
+        post_echo(http, api, json.dumps(payload)), api, 422, "VALIDATION_FAILED"
+    )
+    if error is None:
+        return
     assert error["details"], error
     for detail in error["details"]:
         assert set(detail) == {"field", "problem"}
@@ -155,7 +172,8 @@ def test_schema_violations_are_422_with_details(
 
 def test_oversized_body_is_413(http: requests.Session, api: ApiTarget) -> None:
     big = json.dumps({"message": "x" * 20_000})
-    assert_error(post_echo(http, api, big), 413, "PAYLOAD_TOO_LARGE")
+    # In AWS the model's maxLength refuses it first.
+    assert_refused_body(post_echo(http, api, big), api, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_wrong_content_type_is_415(http: requests.Session, api: ApiTarget) -> None:
@@ -212,8 +230,30 @@ def test_error_request_id_matches_a_fresh_id_each_time(
     assert first["request_id"] != second["request_id"]
 
 
+# Without credentials (the API key sent): 403 unsigned (AWS_IAM), 401 without a token
+# (COGNITO), through for API_KEY_ONLY. Locally the request goes through, as in
+# `sam local start-api`, which enforces neither IAM nor Cognito authorizers (README).
+NO_CREDENTIALS_STATUS = {"AWS_IAM": 403, "COGNITO": 401, "API_KEY_ONLY": 200}
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("POST", "/echo"), ("GET", "/x")])
+def test_a_request_without_credentials_is_refused_by_the_real_gateway(
+    api: ApiTarget, method: str, path: str
+) -> None:
+    headers = {"x-api-key": api.api_key} if api.api_key else {}
+    response = requests.request(
+        method, api.url(path), headers=headers, json={"message": "hi"}, timeout=TIMEOUT
+    )
+    expected = NO_CREDENTIALS_STATUS[api.auth_mode]
+    if api.local or expected == 200:
+        assert response.status_code not in (401, 403), response.text
+    else:
+        assert response.status_code == expected, response.text
+
+
 def test_missing_api_key_is_refused_by_the_real_gateway(api: ApiTarget) -> None:
-    status = requests.get(api.url("/"), timeout=TIMEOUT).status_code
+    # With the stack's credentials, so that only the key is missing.
+    status = requests.get(api.url("/"), auth=api.auth, timeout=TIMEOUT).status_code
     # API keys are enforced by API Gateway only; like sam local, the local API does not
     # check them (documented in the README), so locally the request goes through.
     assert status == (200 if api.local else 403)

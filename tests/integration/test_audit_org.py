@@ -496,6 +496,7 @@ def test_each_account_lets_go_of_its_clients_when_done(org: Org, recorder: Recor
         Progress(io.StringIO(), "off"),
     )
     held: list[int] = []
+
     def sample(call: Call) -> None:
         if call.operation == "DescribeLogGroups":  # while accounts are being audited
             held.append(audit.members.clients_held())

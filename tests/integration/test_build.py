@@ -32,8 +32,11 @@ def test_artifact_has_the_pinned_dependencies_and_no_dev_tools() -> None:
     names = {p.name for p in FUNCTION_DIR.iterdir()}
     assert "aws_lambda_powertools" in names
     assert not names & {"pytest", "moto", "samcli", "pydantic", "pydantic_core"}
-    assert (FUNCTION_DIR / "requirements.txt").read_text().strip().startswith(
-        "aws-lambda-powertools=="
+    assert (
+        (FUNCTION_DIR / "requirements.txt")
+        .read_text()
+        .strip()
+        .startswith("aws-lambda-powertools==")
     )
 
 

@@ -292,9 +292,7 @@ def drifted(run: Run) -> dict[str, CheckResult]:
     "check_id",
     ["kms.policy_matches_render", "kms.rotation", "logs.function.retention"],
 )
-def test_live_drift_fails_on_the_emulator(
-    drifted: dict[str, CheckResult], check_id: str
-) -> None:
+def test_live_drift_fails_on_the_emulator(drifted: dict[str, CheckResult], check_id: str) -> None:
     assert drifted[check_id].status == "FAIL", drifted[check_id].detail
     assert drifted[check_id].where == "emulator"
 
