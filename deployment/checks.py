@@ -1,4 +1,4 @@
-"""The 20 post-deploy checks and how one runs (``run_check``: every way it can
+"""The 22 post-deploy checks and how one runs (``run_check``: every way it can
 end becomes PASS, FAIL or NOT RUN). Each reads a ``Target``: live resources,
 or the transformed template for a known emulator gap (never against real AWS).
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from deployment.checks_auth import check_authorization, check_request_validation
 from deployment.console import Console
 from deployment.results import (
     FAIL,
@@ -521,6 +522,16 @@ CHECKS: tuple[Check, ...] = (
         check_stage_tracing,
     ),
     Check("stack.outputs", "stack outputs complete", check_outputs),
+    Check(
+        "apigateway.authorization",
+        "every route but GET /health needs AuthMode's credentials",
+        check_authorization,
+    ),
+    Check(
+        "apigateway.request_validation",
+        "body routes validated against their model",
+        check_request_validation,
+    ),
 )
 
 

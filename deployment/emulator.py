@@ -59,7 +59,8 @@ EMULATOR_GAPS: dict[str, str] = {
     ),
     "apigateway-body": (
         "AWS::ApiGateway::RestApi: moto ignores Body (the OpenAPI definition): the API has "
-        "only its root resource, and an AWS::ApiGateway::Deployment then fails with "
+        "only its root resource (no methods, authorizers, resource policy, request "
+        "validators or models), and an AWS::ApiGateway::Deployment then fails with "
         "'The REST API doesn't contain any methods'"
     ),
     "apigateway-stage": (
