@@ -127,13 +127,13 @@ def project_server(**overrides: str) -> server.ProcessServer:
     return srv
 
 
-def test_sam_leaves_conditional_layers_unresolved_so_localapi_resolves_them() -> None:
-    """When SAM resolves `Layers: !If [...]` itself, effective_layers' own pass can go."""
+def test_conditional_layers_resolve_to_none_by_default() -> None:
+    """template.yaml declares AWS::LanguageExtensions, whose expansion (SAM CLI's, as
+    `--language-extensions` runs it) resolves `Layers: !If [...]` before SAM's providers
+    read it; effective_layers' own pass stays for templates without the transform."""
     srv = project_server()
     config = srv.function_config("ApiFunction")
-    assert [layer.arn for layer in config.layers] == ["Fn::If"], (
-        "SAM now resolves conditional Layers"
-    )
+    assert [layer.arn for layer in config.layers] == []
     assert srv.effective_layers(config) == []
 
 
