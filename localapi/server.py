@@ -513,6 +513,10 @@ class ProcessServer:
                 else ""
             ),
         ]
+        lines.append(
+            "localapi: not checked here, as in sam local start-api: API keys, IAM and Cognito "
+            "authorizers, resource policies, request models (the function validates bodies)"
+        )
         for name, report in self.arch_reports.items():
             lines.append(f"localapi: {name}: {self.interpreters[name]}")
             lines.append(f"localapi: {name}: {report.summary}")

@@ -251,6 +251,13 @@ def test_a_request_without_credentials_is_refused_by_the_real_gateway(
         assert response.status_code == expected, response.text
 
 
+def test_the_local_api_says_what_it_does_not_check(api: ApiTarget) -> None:
+    if api.server is None:
+        pytest.skip("a deployed stack checks everything; only the local API has a banner")
+    log = api.server.log()
+    assert "not checked here" in log and "IAM and Cognito authorizers" in log
+
+
 def test_missing_api_key_is_refused_by_the_real_gateway(api: ApiTarget) -> None:
     # With the stack's credentials, so that only the key is missing.
     status = requests.get(api.url("/"), auth=api.auth, timeout=TIMEOUT).status_code
