@@ -175,41 +175,41 @@ def _indent(text: str, spaces: int) -> str:
     return "".join(" " * spaces + line + "\n" for line in text.splitlines())
 
 
-def render_events(routes: list[BodyRoute], models: Mapping[str, str]) -> str:
-    blocks: list[str] = []
-    names: set[str] = set()
-    any_paths: list[str] = []
-    for route in routes:
-        name = event_name(route.method, route.path)
-        if name in names:
-            raise ModelError(f"two body routes would share the event name {name}")
-        names.add(name)
-        blocks.append(
-            f"        {name}:\n"
-            "          Type: Api\n"
-            "          Properties:\n"
-            f"            RestApiId: !Ref {API_ID}\n"
-            f"            Path: {route.path}\n"
-            f"            Method: {route.method}\n"
+def _event(name: str, path: str, method: str, model: str | None = None) -> str:
+    """One Api event of the function, in the template's layout."""
+    text = (
+        f"        {name}:\n"
+        "          Type: Api\n"
+        "          Properties:\n"
+        f"            RestApiId: !Ref {API_ID}\n"
+        f"            Path: {path}\n"
+        f"            Method: {method}\n"
+    )
+    if model is not None:
+        text += (
             "            RequestModel:\n"
-            f"              Model: {models[route.schema]}\n"
+            f"              Model: {model}\n"
             "              Required: true\n"
             "              ValidateBody: true\n"
         )
+    return text
+
+
+def render_events(routes: list[BodyRoute], models: Mapping[str, str]) -> str:
+    """Each body route's validated event, then an ANY event for each path they create."""
+    wanted = [(route.method, route.path, models[route.schema]) for route in routes]
+    any_paths: list[str] = []
+    for route in routes:
         any_paths.extend(p for p in parent_paths(route.path) if p not in any_paths)
-    for path in any_paths:
-        name = event_name("ANY", path)
+    wanted += [("ANY", path, None) for path in any_paths]
+    blocks: list[str] = []
+    names: set[str] = set()
+    for method, path, model in wanted:
+        name = event_name(method, path)
         if name in names:
-            raise ModelError(f"two events would share the name {name}")
+            raise ModelError(f"two events would share the name {name} ({method} {path})")
         names.add(name)
-        blocks.append(
-            f"        {name}:\n"
-            "          Type: Api\n"
-            "          Properties:\n"
-            f"            RestApiId: !Ref {API_ID}\n"
-            f"            Path: {path}\n"
-            "            Method: ANY\n"
-        )
+        blocks.append(_event(name, path, method, model))
     return "".join(blocks)
 
 

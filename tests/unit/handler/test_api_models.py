@@ -20,10 +20,12 @@ from .conftest import HANDLER_DIR, REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from api_models import (
     DRAFT_4,
+    BodyRoute,
     ModelError,
     event_name,
     model_of,
     parent_paths,
+    render_events,
     to_draft4,
 )
 
@@ -139,3 +141,14 @@ def test_a_template_without_the_markers_is_refused(tmp_path: Path) -> None:
     result = _run("--handler-dir", str(handler), "--template", str(template))
     assert result.returncode == 2 and "marker lines" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_two_routes_that_would_share_an_event_name_are_refused() -> None:
+    routes = [BodyRoute("POST", "/a-b", "s"), BodyRoute("POST", "/a_b", "s")]
+    with pytest.raises(ModelError, match=r"PostAB \(POST /a_b\)"):
+        render_events(routes, {"s": "S"})
+    # One ANY per resource, parents first created once.
+    text = render_events(
+        [BodyRoute("POST", "/items/{id}", "s"), BodyRoute("PUT", "/items/{id}", "s")], {"s": "S"}
+    )
+    assert text.count("Method: ANY") == 2 and text.count("Model: S") == 2
