@@ -203,3 +203,24 @@ def test_the_access_model_refuses_what_it_does_not_know() -> None:
     assert unauthenticated_status(opened, "dev", "POST", "/echo") == 403  # the key still
     opened["paths"]["/echo"]["post"]["security"] = []
     assert unauthenticated_status(opened, "dev", "POST", "/echo") == 200
+
+
+POOL = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEf123"
+
+
+@pytest.mark.parametrize(
+    ("mode", "pool", "holds"),
+    [
+        ("AWS_IAM", POOL, False),
+        ("API_KEY_ONLY", POOL, False),
+        ("COGNITO", POOL, True),
+        ("AWS_IAM", "", True),
+    ],
+)
+def test_a_pool_arn_is_refused_unless_the_mode_uses_it(mode: str, pool: str, holds: bool) -> None:
+    template = load_sam_template(ROOT / "template.yaml")
+    rule = template["Rules"]["CognitoUserPoolOnlyWithCognito"]
+    r = Resolver.for_template(template, {"AuthMode": mode, "CognitoUserPoolArn": pool})
+    applies = r.resolve(rule["RuleCondition"]) is True
+    passes = all(r.resolve(a["Assert"]) is True for a in rule["Assertions"])
+    assert (not applies or passes) is holds
