@@ -10,6 +10,7 @@ the SAM translator, through deployment.translate as the rehearsal runs it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,23 @@ def test_a_pool_arn_is_refused_unless_the_mode_uses_it(mode: str, pool: str, hol
     applies = r.resolve(rule["RuleCondition"]) is True
     passes = all(r.resolve(a["Assert"]) is True for a in rule["Assertions"])
     assert (not applies or passes) is holds
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("0.0.0.0/0", True),
+        ("::/0", True),
+        ("192.0.2.0/24", True),
+        ("2001:db8::/32", True),
+        ("", False),
+        ("192.0.2.1", False),
+        ("anywhere", False),
+        ("192.0.2.0/24 ", False),
+    ],
+)
+def test_health_sources_accept_only_cidr_blocks(value: str, valid: bool) -> None:
+    """CloudFormation applies a CommaDelimitedList's AllowedPattern to each value."""
+    spec = load_sam_template(ROOT / "template.yaml")["Parameters"]["HealthCheckSourceCidrs"]
+    assert all(re.fullmatch(spec["AllowedPattern"], v) for v in spec["Default"].split(","))
+    assert bool(re.fullmatch(spec["AllowedPattern"], value)) is valid
