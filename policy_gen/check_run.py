@@ -261,6 +261,8 @@ def _key_lines(report: TemplateReport) -> list[str]:
     lines = []
     for key in report.keys:
         groups = ", ".join(key.log_groups) or "no log groups"
+        if key.topics:
+            groups += f"; SNS topics {', '.join(key.topics)} (for their publishers)"
         status = (
             f"not checked ({key.why_unchecked})"
             if key.report is None

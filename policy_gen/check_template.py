@@ -7,6 +7,7 @@ Template-level mistakes that lose or leak logs are findings too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from policy_gen.template import (
     key_reference,
     resources_of_type,
 )
+from policy_gen.topics import EncryptedTopic, encrypted_topics, target_topics
 from policy_gen.validate import Finding, Report, Target, validate
 from sam_project.documents import parse_json, rebuilt
 from sam_project.errors import UserError
@@ -38,6 +40,7 @@ class KeyCheck:
     log_groups: list[str]
     report: Report | None
     why_unchecked: str = ""  # when report is None
+    topics: list[str] = field(default_factory=list)  # SNS topics whose publishers it serves
 
 
 @dataclass
@@ -65,6 +68,7 @@ class TemplateReport:
                     k.log_groups,
                     k.report.strict() if k.report else None,
                     k.why_unchecked,
+                    k.topics,
                 )
                 for k in self.keys
             ],
@@ -81,6 +85,7 @@ class TemplateReport:
                 {
                     "key": key.logical_id,
                     "log_groups": key.log_groups,
+                    "topics": key.topics,
                     "valid": key.report.valid if key.report else None,
                 }
                 for key in self.keys
@@ -100,14 +105,17 @@ def check_template(
         )
         report.findings.append((refused.rule, Finding("RULE_REFUSED", "error", message, None)))
     groups = encrypted_log_groups(template, resolver)
+    topics = encrypted_topics(template, resolver, partition)
     _check_log_groups(template, resolver, groups, report)
+    _check_topics(topics, report)
     _check_functions(template, resolver, report)
     for key_id, key in resources_of_type(template, "AWS::KMS::Key"):
         if not resolver.resource_enabled(key):
             continue
         mine = [group for group in groups if group.key_logical_id == key_id]
         _check_deletion(key_id, key, mine, report)
-        report.keys.append(_check_key(key_id, key, mine, resolver, partition))
+        my_topics = [topic for topic in topics if topic.key_logical_id == key_id]
+        report.keys.append(_check_key(key_id, key, mine, resolver, partition, my_topics))
     return report
 
 
@@ -162,6 +170,25 @@ def _check_log_groups(
                         "pass the parameters its name uses with --parameter-overrides (e.g. "
                         "file://params/default.yaml after policy_gen render), or give it a "
                         "LogGroupName so the key policy can name it",
+                        None,
+                    ),
+                )
+            )
+
+
+def _check_topics(topics: list[EncryptedTopic], report: TemplateReport) -> None:
+    for topic in topics:
+        if isinstance(topic.name, Unresolved) and topic.publishers:
+            report.findings.append(
+                (
+                    topic.logical_id,
+                    Finding(
+                        "TOPIC_NAME_UNKNOWN",
+                        "error",
+                        f"SNS topic {topic.logical_id} is encrypted with {topic.key_logical_id} "
+                        f"and has no name known before deploy ({topic.name}): give it a "
+                        "TopicName (or pass the parameters it uses) so the key policy can let "
+                        f"its publishers ({', '.join(topic.publishers)}) use the key",
                         None,
                     ),
                 )
@@ -232,13 +259,16 @@ def _check_key(
     groups: list[EncryptedLogGroup],
     resolver: Resolver,
     partition: Partition,
+    topics: list[EncryptedTopic] | None = None,
 ) -> KeyCheck:
-    """Validate one key: for its log groups, or (serving none) for what makes any key
-    unsafe. A key without KeyPolicy that serves no log group has KMS's default policy."""
+    """Validate one key: for its log groups and the publishers of its topics, or (serving
+    none) for what makes any key unsafe. A key without KeyPolicy that serves no log group
+    has KMS's default policy."""
+    publishing = target_topics(topics or [])
     names = [group.name for group in groups if isinstance(group.name, str)]
     if groups and not names:
         return KeyCheck(key_id, [], None, "no log-group name known (LOGGROUP_NAME_UNKNOWN)")
-    if not groups and (key.get("Properties") or {}).get("KeyPolicy") is None:
+    if not groups and not publishing and (key.get("Properties") or {}).get("KeyPolicy") is None:
         return KeyCheck(key_id, [], None, "no KeyPolicy: KMS applies its default key policy")
     policy = _key_policy(key_id, key, resolver)
     region, account = resolver.region, resolver.account
@@ -248,7 +278,10 @@ def _check_key(
         if names
         else Target.for_key(partition, region, account)
     )
-    return KeyCheck(key_id, names, validate(policy, target))
+    target = dataclasses.replace(target, topics=publishing)
+    return KeyCheck(
+        key_id, names, validate(policy, target), topics=[name for name, _ in publishing]
+    )
 
 
 def _key_policy(key_id: str, key: Mapping[str, Any], resolver: Resolver) -> object:
