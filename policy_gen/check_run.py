@@ -327,6 +327,7 @@ def render_json(run: Run) -> dict[str, Any]:
             {
                 "key": key.logical_id,
                 "log_groups": key.log_groups,
+                "topics": key.topics,
                 "valid": key.report.valid if key.report else None,
                 "file": checked.path,
             }

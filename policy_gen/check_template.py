@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from policy_gen.deliveries import delivery_findings
 from policy_gen.partitions import Partition
 from policy_gen.rules import refused_assertions
 from policy_gen.template import (
@@ -108,6 +109,7 @@ def check_template(
     topics = encrypted_topics(template, resolver, partition)
     _check_log_groups(template, resolver, groups, report)
     _check_topics(topics, report)
+    report.findings.extend(delivery_findings(template, resolver))
     _check_functions(template, resolver, report)
     for key_id, key in resources_of_type(template, "AWS::KMS::Key"):
         if not resolver.resource_enabled(key):

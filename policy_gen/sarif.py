@@ -128,6 +128,18 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "The key policy must name the topic's ARN for its publishers. Give the topic a "
         "TopicName or pass the parameters it uses (--parameter-overrides).",
     ),
+    "EXECUTION_LOGS_UNENCRYPTED": (
+        "API Gateway execution logs go to its own unencrypted group",
+        "A stage logs execution at ERROR/INFO with no CloudWatch Logs delivery of its "
+        "EXECUTION_LOGS, so API Gateway writes to API-Gateway-Execution-Logs_{id}/{stage}, "
+        "which your key does not encrypt. Add a DeliverySource (EXECUTION_LOGS), a "
+        "DeliveryDestination on an encrypted log group and a Delivery.",
+    ),
+    "DELIVERY_DESTINATION_UNCHECKED": (
+        "A log delivery writes to a log group the template does not declare",
+        "No key policy in this template can be proven to cover it. Deliver to a log group "
+        "the template encrypts.",
+    ),
     "RULE_REFUSED": (
         "CloudFormation would refuse the deploy",
         "An assertion of the template's Rules is false for these parameters, account and "
@@ -163,6 +175,7 @@ _WARNINGS: Final = frozenset(
         "DUPLICATE_SID",
         "SET_OPERATOR_SINGLE_VALUED",
         "TOPIC_PUBLISHER_UNSCOPED",
+        "DELIVERY_DESTINATION_UNCHECKED",
     }
 )
 _NOTES: Final = frozenset(

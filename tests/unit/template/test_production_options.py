@@ -116,14 +116,17 @@ def test_waf_logging_group_is_encrypted_prefixed_and_covered_by_policy_gen(
 
 
 def _check(cfn: dict[str, Any], log_groups: list[str], **params: str) -> dict[str, str]:
-    policy = render_policy(get_partition("aws"), "eu-west-1", "111122223333", log_groups)
+    topics = {"arn:aws:sns:eu-west-1:111122223333:stk-alarms": ("cloudwatch",)}
+    policy = render_policy(
+        get_partition("aws"), "eu-west-1", "111122223333", log_groups, topics=topics
+    )
     r = resolver(cfn, KeyPolicy=json.dumps(policy), **params)
     report = check_template(cfn, r, get_partition("aws"))
     return {f.code: resource for resource, f in report.all_findings()}
 
 
 def test_check_template_demands_the_waf_group_in_the_key_policy(cfn: dict[str, Any]) -> None:
-    base = ["/stk/function", "/stk/api-access"]
+    base = ["/stk/function", "/stk/api-access", "/stk/api-execution"]
     on = {"EnableWaf": "true", "EnableWafLogging": "true"}
     assert _check(cfn, [*base, "aws-waf-logs-stk"], **on) == {}
     assert "LOGS_DENIED" in _check(cfn, base, **on)
