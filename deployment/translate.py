@@ -16,6 +16,10 @@ from deployment.results import StepFailed
 from policy_gen.partitions import partition_for_region
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+# What this kit uses of AWS::LanguageExtensions: a parameter Ref as DeletionPolicy or
+# UpdateReplacePolicy (CloudFormation User Guide, "AWS::LanguageExtensions transform").
+RESOURCE_POLICIES = ("DeletionPolicy", "UpdateReplacePolicy")
 
 
 class TranslationError(Exception):
@@ -47,6 +51,10 @@ def translate(
 
     declared = template.get("Transform") or []
     transforms = [declared] if isinstance(declared, str) else list(declared)
+    if LANGUAGE_EXTENSIONS in transforms:
+        template = resolve_resource_policies(template, parameter_values or {})
+        transforms = [name for name in transforms if name != LANGUAGE_EXTENSIONS]
+        template = {**template, "Transform": transforms}
     others = [name for name in transforms if name != SERVERLESS_TRANSFORM]
     if others:
         raise TranslationError(f"the template uses transforms that cannot run here: {others}")
@@ -77,6 +85,38 @@ def translate(
             f"the SAM translator rejected the template: {error} {causes}"
         ) from None
     return dict(translated)
+
+
+def resolve_resource_policies(
+    template: Mapping[str, Any], parameter_values: Mapping[str, str]
+) -> dict[str, Any]:
+    """What AWS::LanguageExtensions does to ``DeletionPolicy``/``UpdateReplacePolicy``
+    written as ``{"Ref": Parameter}``: the parameter's value (given, else its Default).
+
+    SAM CLI's own local expansion is opt-in (SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS) and, in
+    1.170, turns the policy of a resource whose Condition is false into AWS::NoValue and
+    then refuses it; this kit needs only the parameter Ref, so it resolves that itself.
+    Any other intrinsic there is refused: CloudFormation's transform alone knows it.
+    """
+    declared = template.get("Parameters") or {}
+    resolved = copy.deepcopy(dict(template))
+    for logical_id, resource in (resolved.get("Resources") or {}).items():
+        for attribute in RESOURCE_POLICIES:
+            value = resource.get(attribute) if isinstance(resource, dict) else None
+            if value is None or isinstance(value, str):
+                continue
+            name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+            spec = declared.get(name) if isinstance(name, str) else None
+            if name in parameter_values:
+                resource[attribute] = str(parameter_values[name])
+            elif isinstance(spec, Mapping) and "Default" in spec:
+                resource[attribute] = str(spec["Default"])
+            else:
+                raise TranslationError(
+                    f"{logical_id} {attribute} {value!r}: expected Delete/Retain/Snapshot or a "
+                    "Ref to a parameter with a value"
+                )
+    return resolved
 
 
 def load_sam_template(path: Path) -> dict[str, Any]:

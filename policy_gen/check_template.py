@@ -115,7 +115,7 @@ def check_template(
         if not resolver.resource_enabled(key):
             continue
         mine = [group for group in groups if group.key_logical_id == key_id]
-        _check_deletion(key_id, key, mine, report)
+        _check_deletion(key_id, key, mine, report, resolver)
         my_topics = [topic for topic in topics if topic.key_logical_id == key_id]
         report.keys.append(_check_key(key_id, key, mine, resolver, partition, my_topics))
     return report
@@ -234,9 +234,13 @@ def _check_functions(
 
 
 def _check_deletion(
-    key_id: str, key: Mapping[str, Any], groups: list[EncryptedLogGroup], report: TemplateReport
+    key_id: str,
+    key: Mapping[str, Any],
+    groups: list[EncryptedLogGroup],
+    report: TemplateReport,
+    resolver: Resolver | None = None,
 ) -> None:
-    if deletion_retained(key):
+    if deletion_retained(key, resolver):
         return
     for group in groups:
         if group.retained:

@@ -433,15 +433,21 @@ def key_reference(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def deletion_retained(resource: Mapping[str, Any]) -> bool:
-    """True when deleting or replacing the resource keeps the real thing."""
-    return (
-        "Retain"
-        in (
-            str(resource.get("DeletionPolicy", "Delete")),
-            str(resource.get("UpdateReplacePolicy", "Delete")),
-        )
-        or str(resource.get("DeletionPolicy", "")) == "RetainExceptOnCreate"
+def deletion_retained(resource: Mapping[str, Any], resolver: Resolver | None = None) -> bool:
+    """True when deleting or replacing the resource keeps the real thing.
+
+    With ``resolver``, a policy written as an intrinsic (``!Ref Parameter``, which the
+    AWS::LanguageExtensions transform allows) is resolved first."""
+
+    def policy(name: str, default: str) -> str:
+        value = resource.get(name, default)
+        if resolver is not None and isinstance(value, dict):
+            value = resolver.resolve(value)
+        return str(value)
+
+    deletion = policy("DeletionPolicy", "Delete")
+    return "Retain" in (deletion, policy("UpdateReplacePolicy", "Delete")) or (
+        deletion == "RetainExceptOnCreate"
     )
 
 
@@ -466,7 +472,11 @@ def encrypted_log_groups(
         )
         found.append(
             EncryptedLogGroup(
-                logical_id, name, reference[0], reference[1], deletion_retained(resource)
+                logical_id,
+                name,
+                reference[0],
+                reference[1],
+                deletion_retained(resource, resolver),
             )
         )
     return found

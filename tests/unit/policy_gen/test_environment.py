@@ -34,6 +34,7 @@ def test_in_process_render_writes_what_the_cli_writes(tmp_path: Path) -> None:
         "/secure-api-prod/api-access",
         "/secure-api-prod/api-execution",
         "/secure-api-prod/function",
+        "aws-waf-logs-secure-api-prod",  # prod turns WAF logging on
     ]
     params = yaml.safe_load(in_process.read_text())
     assert params == rendered.parameters

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 from transform_template import transformed  # noqa: E402
 
+NO_LAYER = "arn:aws:lambda:none:000000000000:layer:NoLayerKnown:0"
 ACL_ARN = "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0a1b2c3d"
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:api-config-AbCdEf"
 
@@ -176,11 +177,11 @@ def test_lambda_insights_layer_from_table_and_override(cfn: dict[str, Any]) -> N
 
 def test_lambda_insights_rule_lists_exactly_the_regions_with_a_layer(cfn: dict[str, Any]) -> None:
     table = cfn["Mappings"]["LambdaInsightsArm64"]
-    with_layer = {region for region, row in table.items() if row["LayerArn"] != "none"}
+    with_layer = {region for region, row in table.items() if row["LayerArn"] != NO_LAYER}
     assertion = cfn["Rules"]["LambdaInsightsLayerKnown"]["Assertions"][0]["Assert"]
     assert set(assertion["Fn::Contains"][0]) == with_layer
     for region, row in table.items():
-        if row["LayerArn"] != "none":
+        if row["LayerArn"] != NO_LAYER:
             assert f":lambda:{region}:" in row["LayerArn"]
     # Every region policy_gen knows has a row, so FindInMap never fails to resolve.
     from policy_gen.partitions import PARTITIONS
