@@ -107,7 +107,7 @@ def resolve_resource_policies(
                 continue
             name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
             spec = declared.get(name) if isinstance(name, str) else None
-            if name in parameter_values:
+            if isinstance(name, str) and name in parameter_values:
                 resource[attribute] = str(parameter_values[name])
             elif isinstance(spec, Mapping) and "Default" in spec:
                 resource[attribute] = str(spec["Default"])
