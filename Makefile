@@ -32,10 +32,12 @@ lint: setup
 	node scripts/actionlint.cjs
 	$(PY) scripts/body_schemas.py --check
 	$(PY) scripts/openapi.py --check
+	$(PY) scripts/conformance.py --check
 
-generate: setup ## regenerate src/handler/body_validators.py (schemas/*.json) and openapi.json (routes)
+generate: setup ## regenerate src/handler/body_validators.py (schemas/*.json), openapi.json (routes) and the README's conformance table (template)
 	$(PY) scripts/body_schemas.py
 	$(PY) scripts/openapi.py
+	$(PY) scripts/conformance.py
 
 openapi: generate ## the same as generate
 
