@@ -9,6 +9,7 @@ in an action property (a CloudWatch alarm's ``AlarmActions``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,22 @@ class EncryptedTopic:
 
 
 def _references(value: Any) -> set[str]:
-    """Logical ids a resolved value still refers to (``Ref X`` left unresolved)."""
+    """Logical ids a resolved value still refers to: ``Ref X``, ``GetAtt X.Attr`` and
+    ``${X}``/``${X.Attr}`` inside an ``Fn::Sub``, left unresolved (a topic's ARN is only
+    known at deploy time, however the template spells it)."""
     if isinstance(value, Unresolved):
         expression = value.expression
-        return {expression[len("Ref ") :]} if expression.startswith("Ref ") else set()
+        if expression.startswith("Ref "):
+            return {expression[len("Ref ") :]}
+        if expression.startswith("GetAtt "):
+            return {expression[len("GetAtt ") :].split(".", 1)[0]}
+        if expression.startswith("Fn::Sub "):
+            return {
+                name.split(".", 1)[0]
+                for name in re.findall(r"\$\{([^}!]+)\}", expression)
+                if not name.startswith("AWS::")
+            }
+        return set()
     if isinstance(value, list):
         return set().union(*(_references(item) for item in value)) if value else set()
     if isinstance(value, dict):

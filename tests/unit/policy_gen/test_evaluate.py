@@ -486,8 +486,10 @@ def test_unknown_key_arn_is_another_key_for_not_resource() -> None:
 
 def test_operators_keys_are_anded_and_values_ored() -> None:
     condition = {
-        "StringEquals": {"aws:PrincipalTag/department": ["finance", "hr", "legal"],
-                         "aws:PrincipalTag/role": ["audit", "security"]},
+        "StringEquals": {
+            "aws:PrincipalTag/department": ["finance", "hr", "legal"],
+            "aws:PrincipalTag/role": ["audit", "security"],
+        },
         "ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::{ACCOUNT}:user/Ana", USER]},
     }
     # Rows of the "Evaluation logic for multiple context keys or values" table.
@@ -504,12 +506,20 @@ NEGATED = [
     ("StringNotEqualsIgnoreCase", ["a", "b"], "B", "c"),
     ("StringNotLike", ["a*", "b*"], "bcd", "cab"),
     ("NumericNotEquals", ["1", "2"], "2", "3"),
-    ("DateNotEquals", ["2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"], "1609459200",
-     "2022-01-01T00:00:00Z"),
+    (
+        "DateNotEquals",
+        ["2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"],
+        "1609459200",
+        "2022-01-01T00:00:00Z",
+    ),
     ("NotIpAddress", ["10.0.0.0/8", "192.168.0.0/16"], "192.168.1.1", "172.16.0.1"),
     ("ArnNotEquals", [LOG_GROUP, f"{LOG_GROUP}2"], f"{LOG_GROUP}2", f"{LOG_GROUP}3"),
-    ("ArnNotLike", [LOG_GROUP, f"arn:aws:logs:*:{OTHER}:*"], f"arn:aws:logs:eu-west-1:{OTHER}:x",
-     f"arn:aws:logs:eu-west-1:{ACCOUNT}:x"),
+    (
+        "ArnNotLike",
+        [LOG_GROUP, f"arn:aws:logs:*:{OTHER}:*"],
+        f"arn:aws:logs:eu-west-1:{OTHER}:x",
+        f"arn:aws:logs:eu-west-1:{ACCOUNT}:x",
+    ),
 ]
 
 
@@ -650,8 +660,10 @@ def test_for_all_values_is_true_on_an_empty_set(context: dict[str, list[str]]) -
     ],
 )
 def test_for_all_values_string_equals_doc_table(tags: list[str], expected: bool) -> None:
-    condition = {"ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]},
-                 "Null": {"aws:TagKeys": "false"}}
+    condition = {
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]},
+        "Null": {"aws:TagKeys": "false"},
+    }
     assert holds(condition, {"aws:TagKeys": tags}) is expected
     assert not holds(condition, {})  # the Null check stops the empty-set match
 
@@ -875,8 +887,14 @@ def test_string_like_would_cross_the_parts_arn_like_keeps() -> None:
 
 @pytest.mark.parametrize(
     "operator",
-    ["StringEqualz", "NullIfExists", "ForSomeValues:StringEquals", "IfExists", "StringNotEqualz",
-     "ForAnyValue:"],
+    [
+        "StringEqualz",
+        "NullIfExists",
+        "ForSomeValues:StringEquals",
+        "IfExists",
+        "StringNotEqualz",
+        "ForAnyValue:",
+    ],
 )
 def test_unknown_operator_is_never_true(operator: str) -> None:
     assert not holds({operator: {"k": "v"}}, {"k": ["v"]})
@@ -922,12 +940,15 @@ def test_policy_variables_only_with_version_2012(
 
 def test_unresolvable_variable_matches_nothing_so_negated_operators_match() -> None:
     # A role session has no aws:username ("not present").
-    assert not holds({"StringEquals": {OWNER: "${aws:username}"}}, {OWNER: ["bob"]},
-                     principal=SESSION)
-    assert not holds({"StringLike": {OWNER: "${aws:username}*"}}, {OWNER: ["bob"]},
-                     principal=SESSION)
-    assert holds({"StringNotEquals": {OWNER: "${aws:username}"}}, {OWNER: ["bob"]},
-                 principal=SESSION)
+    assert not holds(
+        {"StringEquals": {OWNER: "${aws:username}"}}, {OWNER: ["bob"]}, principal=SESSION
+    )
+    assert not holds(
+        {"StringLike": {OWNER: "${aws:username}*"}}, {OWNER: ["bob"]}, principal=SESSION
+    )
+    assert holds(
+        {"StringNotEquals": {OWNER: "${aws:username}"}}, {OWNER: ["bob"]}, principal=SESSION
+    )
 
 
 def test_variable_default_value() -> None:
@@ -940,8 +961,9 @@ def test_variable_default_value() -> None:
 
 
 def test_variable_with_malformed_default_is_unresolvable() -> None:
-    assert not holds({"StringEquals": {"k": "${aws:PrincipalTag/team, company}"}},
-                     {"k": ["company"]})
+    assert not holds(
+        {"StringEquals": {"k": "${aws:PrincipalTag/team, company}"}}, {"k": ["company"]}
+    )
 
 
 @pytest.mark.parametrize(
@@ -1017,8 +1039,13 @@ def test_account_keys_are_derived_from_the_principal(key: str, caller: str, expe
 
 @pytest.mark.parametrize(
     ("caller", "principal_type"),
-    [(ACCOUNT, "Account"), (ROOT, "Account"), (USER, "User"), (SESSION, "AssumedRole"),
-     (f"arn:aws:sts::{ACCOUNT}:federated-user/fred", "FederatedUser")],
+    [
+        (ACCOUNT, "Account"),
+        (ROOT, "Account"),
+        (USER, "User"),
+        (SESSION, "AssumedRole"),
+        (f"arn:aws:sts::{ACCOUNT}:federated-user/fred", "FederatedUser"),
+    ],
 )
 def test_principal_type_is_derived(caller: str, principal_type: str) -> None:
     assert holds({"StringEquals": {"aws:PrincipalType": principal_type}}, principal=caller)
@@ -1039,13 +1066,19 @@ def test_service_principal_context() -> None:
     assert holds({"StringEquals": {"aws:PrincipalServiceName": LOGS}}, principal=LOGS)
     assert holds({"Bool": {"aws:PrincipalIsAWSService": "true"}}, principal=LOGS)
     assert holds({"Bool": {"aws:PrincipalIsAWSService": "false"}}, principal=USER)
-    assert holds({"Null": {"aws:PrincipalArn": "true", "kms:CallerAccount": "true"}},
-                 principal=LOGS)
+    assert holds(
+        {"Null": {"aws:PrincipalArn": "true", "kms:CallerAccount": "true"}}, principal=LOGS
+    )
 
 
 def test_anonymous_caller_has_no_principal_context() -> None:
-    for key in ("aws:PrincipalArn", "aws:PrincipalAccount", "kms:CallerAccount",
-                "aws:PrincipalServiceName", "aws:PrincipalIsAWSService"):
+    for key in (
+        "aws:PrincipalArn",
+        "aws:PrincipalAccount",
+        "kms:CallerAccount",
+        "aws:PrincipalServiceName",
+        "aws:PrincipalIsAWSService",
+    ):
         assert holds({"Null": {key: "true"}}, principal="*"), key
     assert not holds({"Null": {"aws:PrincipalArn": "true"}}, principal=USER)
 
@@ -1078,8 +1111,11 @@ def test_actions_without_encryption_context_ignore_a_supplied_one(
 def test_encryption_context_keys_are_removed_for_actions_without_one(action: str) -> None:
     document = policy(
         statement(),
-        statement(Sid="NoContext", Effect="Deny",
-                  Condition={"Null": {EC_KEY: "true", "kms:EncryptionContextKeys": "true"}}),
+        statement(
+            Sid="NoContext",
+            Effect="Deny",
+            Condition={"Null": {EC_KEY: "true", "kms:EncryptionContextKeys": "true"}},
+        ),
     )
     context = {EC_KEY: [LOG_GROUP], "kms:EncryptionContextKeys": ["aws:logs:arn"]}
     assert decide(document, action=action, context=context) == "ExplicitDeny"
@@ -1087,11 +1123,16 @@ def test_encryption_context_keys_are_removed_for_actions_without_one(action: str
 
 
 def test_encryption_context_keys_are_derived_from_the_context_names() -> None:
-    condition = {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "aws:logs:arn"},
-                 "Null": {"kms:EncryptionContextKeys": "false"}}
+    condition = {
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "aws:logs:arn"},
+        "Null": {"kms:EncryptionContextKeys": "false"},
+    }
     assert holds(condition, {EC_KEY: [LOG_GROUP]}, action="kms:GenerateDataKey")
-    assert not holds(condition, {EC_KEY: [LOG_GROUP], "kms:EncryptionContext:x": ["y"]},
-                     action="kms:GenerateDataKey")
+    assert not holds(
+        condition,
+        {EC_KEY: [LOG_GROUP], "kms:EncryptionContext:x": ["y"]},
+        action="kms:GenerateDataKey",
+    )
     assert not holds(condition, {}, action="kms:GenerateDataKey")
 
 
@@ -1128,8 +1169,10 @@ def test_parse_policy_keeps_every_statement_and_records_problems() -> None:
     assert [s.id for s in parsed.statements] == ["Good", "1"]
     assert [s.valid for s in parsed.statements] == [True, False]
     assert parsed.version is None
-    assert Problem("1", "missing Action/NotAction: KMS accepts it but the statement has no "
-                        "effect") in parsed.problems
+    assert (
+        Problem("1", "missing Action/NotAction: KMS accepts it but the statement has no effect")
+        in parsed.problems
+    )
     assert any(p.statement is None and "Version" in p.message for p in parsed.problems)
 
 
@@ -1193,9 +1236,13 @@ def test_statement_id(raw: Any, index: int, expected: str) -> None:
 
 def test_condition_candidate_values() -> None:
     document = policy(
-        statement(Condition={"ArnLike": {EC_KEY: ["b", "a"]},
-                             "Null": {EC_KEY: "false"},
-                             "StringEquals": {"other": "z"}}),
+        statement(
+            Condition={
+                "ArnLike": {EC_KEY: ["b", "a"]},
+                "Null": {EC_KEY: "false"},
+                "StringEquals": {"other": "z"},
+            }
+        ),
         statement(Condition={"ArnEquals": {EC_KEY.upper(): ["a", "c", 5]}}),
     )
     assert condition_candidate_values(document, EC_KEY.lower()) == ["b", "a", "c", "5"]

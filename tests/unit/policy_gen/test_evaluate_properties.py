@@ -44,29 +44,89 @@ scalars = st.one_of(
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=10,
 )
 
 PRINCIPALS = [
-    "*", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{ACCOUNT}:user/alice",
-    f"arn:aws:iam::{ACCOUNT}:role/Admin", f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob",
-    "arn:aws:iam::444455556666:user/mallory", "logs.us-east-1.amazonaws.com",
-    "arn:aws:iam::*:root", "AROAEXAMPLEEXAMPLE12", "", "arn:", "arn:aws-cn:iam::111122223333:root",
+    "*",
+    ACCOUNT,
+    f"arn:aws:iam::{ACCOUNT}:root",
+    f"arn:aws:iam::{ACCOUNT}:user/alice",
+    f"arn:aws:iam::{ACCOUNT}:role/Admin",
+    f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/bob",
+    "arn:aws:iam::444455556666:user/mallory",
+    "logs.us-east-1.amazonaws.com",
+    "arn:aws:iam::*:root",
+    "AROAEXAMPLEEXAMPLE12",
+    "",
+    "arn:",
+    "arn:aws-cn:iam::111122223333:root",
 ]
-ACTIONS = ["*", "kms:*", "kms:Decrypt", "kms:Encrypt*", "kms:?ecrypt", "kms:DescribeKey",
-           "kms:GenerateDataKey*", "logs:*", "Decrypt", "", "KMS:PUTKEYPOLICY"]
-RESOURCES = ["*", KEY, KEY.replace("1234abcd", "ffffffff"), "arn:aws:kms:*:*:key/*",
-             "arn:aws:kms:*", "arn:*:kms:*:*:key/*",
-             f"arn:aws:kms:us-east-1:{ACCOUNT}:key/${{aws:PrincipalTag/k}}", "${*}", "arn:${"]
+ACTIONS = [
+    "*",
+    "kms:*",
+    "kms:Decrypt",
+    "kms:Encrypt*",
+    "kms:?ecrypt",
+    "kms:DescribeKey",
+    "kms:GenerateDataKey*",
+    "logs:*",
+    "Decrypt",
+    "",
+    "KMS:PUTKEYPOLICY",
+]
+RESOURCES = [
+    "*",
+    KEY,
+    KEY.replace("1234abcd", "ffffffff"),
+    "arn:aws:kms:*:*:key/*",
+    "arn:aws:kms:*",
+    "arn:*:kms:*:*:key/*",
+    f"arn:aws:kms:us-east-1:{ACCOUNT}:key/${{aws:PrincipalTag/k}}",
+    "${*}",
+    "arn:${",
+]
 BASE_OPERATORS = [op.name for op in OPERATORS.values()] + ["Null", "StringEqualz"]
-KEYS = ["k", "K", EC_KEY, "aws:PrincipalAccount", "kms:CallerAccount", "aws:username",
-        "aws:SourceIp", "aws:CurrentTime", "aws:PrincipalTag/k", "kms:EncryptionContextKeys"]
-VALUES = ["*", "a", "A", "", "true", "false", "10", "1.5", "2020-01-01T00:00:00Z", "1577836800",
-          "10.0.0.0/8", "10.1.2.3", "::1", LOG_GROUP, f"arn:aws:logs:*:{ACCOUNT}:log-group:*",
-          "${aws:username}", "${aws:PrincipalTag/k, 'd'}", "${*}", "${", "${a, b}", ACCOUNT,
-          "QUJD", "arn:aws:logs:us-east-1:${aws:PrincipalAccount}:*:*"]
+KEYS = [
+    "k",
+    "K",
+    EC_KEY,
+    "aws:PrincipalAccount",
+    "kms:CallerAccount",
+    "aws:username",
+    "aws:SourceIp",
+    "aws:CurrentTime",
+    "aws:PrincipalTag/k",
+    "kms:EncryptionContextKeys",
+]
+VALUES = [
+    "*",
+    "a",
+    "A",
+    "",
+    "true",
+    "false",
+    "10",
+    "1.5",
+    "2020-01-01T00:00:00Z",
+    "1577836800",
+    "10.0.0.0/8",
+    "10.1.2.3",
+    "::1",
+    LOG_GROUP,
+    f"arn:aws:logs:*:{ACCOUNT}:log-group:*",
+    "${aws:username}",
+    "${aws:PrincipalTag/k, 'd'}",
+    "${*}",
+    "${",
+    "${a, b}",
+    ACCOUNT,
+    "QUJD",
+    "arn:aws:logs:us-east-1:${aws:PrincipalAccount}:*:*",
+]
 
 
 def one_or_many(options: list[str]) -> st.SearchStrategy[Any]:
@@ -85,9 +145,12 @@ condition_values = st.one_of(
     st.lists(st.sampled_from(VALUES) | st.integers(0, 20) | st.booleans(), max_size=3),
     json_values,
 )
-conditions = st.dictionaries(
-    operators, st.dictionaries(st.sampled_from(KEYS), condition_values, max_size=2), max_size=3
-) | json_values
+conditions = (
+    st.dictionaries(
+        operators, st.dictionaries(st.sampled_from(KEYS), condition_values, max_size=2), max_size=3
+    )
+    | json_values
+)
 principal_elements = st.one_of(
     st.just("*"),
     st.dictionaries(
@@ -126,10 +189,20 @@ contexts = st.dictionaries(
 requests = st.builds(
     Request,
     principal=st.sampled_from(PRINCIPALS) | st.text(max_size=12),
-    action=st.sampled_from(["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:PutKeyPolicy",
-                            "kms:GenerateDataKey", "logs:PutLogEvents"]) | st.text(max_size=10),
+    action=st.sampled_from(
+        [
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:DescribeKey",
+            "kms:PutKeyPolicy",
+            "kms:GenerateDataKey",
+            "logs:PutLogEvents",
+        ]
+    )
+    | st.text(max_size=10),
     context=contexts,
-    resource=st.sampled_from([KEY, None, "arn:aws-cn:kms:cn-north-1:1:key/x"]) | st.text(max_size=8),
+    resource=st.sampled_from([KEY, None, "arn:aws-cn:kms:cn-north-1:1:key/x"])
+    | st.text(max_size=8),
 )
 
 
@@ -173,8 +246,9 @@ def test_parse_policy_raises_only_policy_error(document: Any) -> None:
 
 @FAST
 @given(document=policies, request=requests)
-def test_matched_statements_have_the_deciding_effect(document: dict[str, Any],
-                                                     request: Request) -> None:
+def test_matched_statements_have_the_deciding_effect(
+    document: dict[str, Any], request: Request
+) -> None:
     parsed = parse_policy(document)
     result = evaluate(parsed, request)
     effects = {s.id: s.effect for s in parsed.statements}
@@ -185,8 +259,9 @@ def test_matched_statements_have_the_deciding_effect(document: dict[str, Any],
 
 @FAST
 @given(document=policies, request=requests)
-def test_statement_order_does_not_change_the_decision(document: dict[str, Any],
-                                                      request: Request) -> None:
+def test_statement_order_does_not_change_the_decision(
+    document: dict[str, Any], request: Request
+) -> None:
     items = statement_list(document)
     named = [{**s, "Sid": f"s{i}"} if isinstance(s, dict) else s for i, s in enumerate(items)]
     forward = evaluate({**document, "Statement": named}, request)
@@ -236,10 +311,14 @@ def test_adding_a_deny_for_another_action_changes_nothing(
 
 @FAST
 @given(document=policies, request=requests)
-def test_removing_every_deny_never_turns_allow_into_deny(document: dict[str, Any],
-                                                         request: Request) -> None:
-    allows = [s for s in statement_list(document)
-              if not (isinstance(s, dict) and s.get("Effect") == "Deny")]
+def test_removing_every_deny_never_turns_allow_into_deny(
+    document: dict[str, Any], request: Request
+) -> None:
+    allows = [
+        s
+        for s in statement_list(document)
+        if not (isinstance(s, dict) and s.get("Effect") == "Deny")
+    ]
     if evaluate(document, request).decision == "Allow":
         assert evaluate({**document, "Statement": allows}, request).decision == "Allow"
 
@@ -262,16 +341,26 @@ value_text = st.sampled_from(VALUES) | st.text(max_size=10)
 def applies(operator: str, values: list[str], context: dict[str, list[str]]) -> bool:
     document = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
-                       "Condition": {operator: {"k": values}}}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {operator: {"k": values}},
+            }
+        ],
     }
     request = Request(f"arn:aws:iam::{ACCOUNT}:user/alice", "kms:Decrypt", context, KEY)
     return evaluate(document, request).decision == "Allow"
 
 
 @FAST
-@given(pair=st.sampled_from(NEGATIONS), values=st.lists(value_text, max_size=3),
-       request_values=st.lists(value_text, max_size=3))
+@given(
+    pair=st.sampled_from(NEGATIONS),
+    values=st.lists(value_text, max_size=3),
+    request_values=st.lists(value_text, max_size=3),
+)
 def test_negated_operator_is_the_complement_of_its_base(
     pair: tuple[str, str], values: list[str], request_values: list[str]
 ) -> None:
@@ -281,8 +370,10 @@ def test_negated_operator_is_the_complement_of_its_base(
 
 
 @FAST
-@given(base=st.sampled_from([n for pair in NEGATIONS for n in pair] + ["Bool", "BinaryEquals"]),
-       values=st.lists(value_text, max_size=3))
+@given(
+    base=st.sampled_from([n for pair in NEGATIONS for n in pair] + ["Bool", "BinaryEquals"]),
+    values=st.lists(value_text, max_size=3),
+)
 def test_set_qualifiers_on_a_missing_key(base: str, values: list[str]) -> None:
     assert applies(f"ForAllValues:{base}", values, {})
     assert not applies(f"ForAnyValue:{base}", values, {})
@@ -290,8 +381,11 @@ def test_set_qualifiers_on_a_missing_key(base: str, values: list[str]) -> None:
 
 
 @FAST
-@given(base=st.sampled_from([n for pair in NEGATIONS for n in pair]),
-       values=st.lists(value_text, max_size=3), request_value=value_text)
+@given(
+    base=st.sampled_from([n for pair in NEGATIONS for n in pair]),
+    values=st.lists(value_text, max_size=3),
+    request_value=value_text,
+)
 def test_set_qualifiers_agree_with_the_plain_operator_on_one_value(
     base: str, values: list[str], request_value: str
 ) -> None:

@@ -34,22 +34,36 @@ ALICE = f"arn:aws:iam::{ACCOUNT}:user/Alice"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/cross-account-read-only-role"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/cross-account-read-only-role/audit-app"
 OTHER_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/cross-account-read-only-role/other"
-LOGS_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                "kms:Describe*"]
+LOGS_ACTIONS = [
+    "kms:Encrypt*",
+    "kms:Decrypt*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:Describe*",
+]
 
 
 def allow_all() -> dict[str, Any]:
-    return {"Sid": "AllowAll", "Effect": "Allow", "Principal": "*", "Action": "kms:*",
-            "Resource": "*"}
+    return {
+        "Sid": "AllowAll",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "kms:*",
+        "Resource": "*",
+    }
 
 
 def deny_except(*names: str) -> dict[str, Any]:
-    return {"Sid": "DenyOthers", "Effect": "Deny", "NotPrincipal": {"AWS": list(names)},
-            "Action": "kms:*", "Resource": "*"}
+    return {
+        "Sid": "DenyOthers",
+        "Effect": "Deny",
+        "NotPrincipal": {"AWS": list(names)},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
 
 
-def decide(statements: list[dict[str, Any]], principal: str,
-           action: str = "kms:Decrypt") -> str:
+def decide(statements: list[dict[str, Any]], principal: str, action: str = "kms:Decrypt") -> str:
     document = {"Version": "2012-10-17", "Statement": statements}
     return evaluate(document, Request(principal, action, {}, KEY)).decision
 
@@ -96,12 +110,21 @@ def test_not_principal_service_entry_excludes_the_service() -> None:
 @pytest.mark.parametrize(
     "statement",
     [
-        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
-         "Condition": {"StringEquals": {"aws:a\nb": [{}]}}},
-        {"Effect": "Allow", "Principal": {"AWS\nX": 5}, "Action": "kms:Decrypt",
-         "Resource": "*"},
-        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
-         "Condition": {"Null": {"aws:a\r\nb": "maybe"}}},
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:a\nb": [{}]}},
+        },
+        {"Effect": "Allow", "Principal": {"AWS\nX": 5}, "Action": "kms:Decrypt", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"Null": {"aws:a\r\nb": "maybe"}},
+        },
     ],
 )
 def test_problems_quoting_line_breaks_stay_one_line(statement: dict[str, Any]) -> None:
@@ -130,13 +153,26 @@ def target() -> Target:
 
 
 def root_statement(**extra: Any) -> dict[str, Any]:
-    return {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*",
-            "Resource": "*", **extra}
+    return {
+        "Sid": "Root",
+        "Effect": "Allow",
+        "Principal": {"AWS": ROOT},
+        "Action": "kms:*",
+        "Resource": "*",
+        **extra,
+    }
 
 
 def logs_statement(condition: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"Sid": "Logs", "Effect": "Allow", "Principal": {"Service": LOGS},
-            "Action": LOGS_ACTIONS, "Resource": "*", "Condition": condition, **extra}
+    return {
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Principal": {"Service": LOGS},
+        "Action": LOGS_ACTIONS,
+        "Resource": "*",
+        "Condition": condition,
+        **extra,
+    }
 
 
 EXACT = {"ArnEquals": {ENCRYPTION_CONTEXT_KEY: LOG_GROUP_ARN}}
@@ -150,37 +186,52 @@ def codes(*statements: dict[str, Any]) -> set[str]:
 def test_a_grant_to_an_account_the_validator_uses_as_outsider_is_not_public() -> None:
     # The outsider stand-in must be an account the policy does not name: a grant to
     # 999988887777's root is a deliberate cross-account grant, not "any principal".
-    grant = {"Sid": "Partner", "Effect": "Allow",
-             "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
-             "Action": "kms:Decrypt", "Resource": "*"}
+    grant = {
+        "Sid": "Partner",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
     assert codes(root_statement(), logs_statement(EXACT), grant) == set()
 
 
 def test_public_statement_excluding_only_the_stand_in_outsider_is_still_public() -> None:
-    hidden = {"Sid": "Pub", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt",
-              "Resource": "*",
-              "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "999988887777"}}}
+    hidden = {
+        "Sid": "Pub",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "999988887777"}},
+    }
     assert "PUBLIC" in codes(root_statement(), logs_statement(EXACT), hidden)
 
 
 def test_arn_not_like_on_the_stand_in_outsider_still_lets_other_accounts_in() -> None:
-    condition = {"ArnNotLike": {ENCRYPTION_CONTEXT_KEY:
-                                f"arn:aws:logs:{REGION}:999988887777:log-group:*"}}
+    condition = {
+        "ArnNotLike": {ENCRYPTION_CONTEXT_KEY: f"arn:aws:logs:{REGION}:999988887777:log-group:*"}
+    }
     assert "CROSS_ACCOUNT" in codes(root_statement(), logs_statement(condition))
 
 
 @pytest.mark.parametrize(
     ("account", "cross"),
-    [("11112222333?", True), ("11112222333*", True), ("1111?2223333", True),
-     ("111122223333*", False)],  # account ids have 12 digits: only ours fits the last
+    [
+        ("11112222333?", True),
+        ("11112222333*", True),
+        ("1111?2223333", True),
+        ("111122223333*", False),
+    ],  # account ids have 12 digits: only ours fits the last
 )
 def test_wildcards_admitting_a_neighbour_account_are_cross_account(
     account: str, cross: bool
 ) -> None:
     # Condition operators, ARN: each of the six components may hold * and ?; a pattern
     # that admits our account also admits accounts that differ in a wildcard digit.
-    condition = {"ArnLike": {ENCRYPTION_CONTEXT_KEY:
-                             f"arn:aws:logs:{REGION}:{account}:log-group:{GROUP}"}}
+    condition = {
+        "ArnLike": {ENCRYPTION_CONTEXT_KEY: f"arn:aws:logs:{REGION}:{account}:log-group:{GROUP}"}
+    }
     found = codes(root_statement(), logs_statement(condition))
     assert ("CROSS_ACCOUNT" in found) == cross
     assert "LOGS_DENIED" not in found
@@ -201,9 +252,25 @@ def test_statement_of_the_wrong_type_is_malformed_not_bad_input(tmp_path: Path) 
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(document))
     result = subprocess.run(
-        [sys.executable, "-m", "policy_gen", "validate", "--policy", str(path), "--region",
-         REGION, "--account", ACCOUNT, "--log-group", GROUP, "--format", "json"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "policy_gen",
+            "validate",
+            "--policy",
+            str(path),
+            "--region",
+            REGION,
+            "--account",
+            ACCOUNT,
+            "--log-group",
+            GROUP,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["valid"] is False
@@ -217,82 +284,175 @@ def _deny(**fields: Any) -> dict[str, Any]:
 
 
 def _public(**fields: Any) -> dict[str, Any]:
-    return {"Sid": "Pub", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
-            **fields}
+    return {"Sid": "Pub", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", **fields}
 
 
 ADVERSARIAL: list[tuple[str, list[dict[str, Any]], set[str], set[str]]] = [
     # (name, statements, codes that must be present, codes that must be absent)
-    ("Logs never sends aws:SourceAccount to KMS",
-     [root_statement(), logs_statement({"StringEquals": {"aws:SourceAccount": ACCOUNT}})],
-     {"LOGS_DENIED"}, set()),
-    ("StringLike on the exact ARN works like ArnEquals",
-     [root_statement(), logs_statement({"StringLike": {ENCRYPTION_CONTEXT_KEY:
-                                                       LOG_GROUP_ARN}})],
-     set(), {"LOGS_DENIED", "CROSS_ACCOUNT", "OVERBROAD"}),
-    ("StringLike wildcard on the name is overbroad, not cross-account",
-     [root_statement(), logs_statement({"StringLike": {ENCRYPTION_CONTEXT_KEY:
-        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/*"}})],
-     {"OVERBROAD"}, {"CROSS_ACCOUNT", "LOGS_DENIED"}),
-    ("Deny NotPrincipal root also denies Logs",
-     [root_statement(), logs_statement(EXACT), _deny(NotPrincipal={"AWS": ROOT})],
-     {"LOGS_DENIED"}, {"LOCKOUT"}),
-    ("Deny NotPrincipal naming Logs and the account keeps both working",
-     [root_statement(), logs_statement(EXACT),
-      _deny(NotPrincipal={"AWS": ROOT, "Service": LOGS})],
-     set(), {"LOGS_DENIED", "LOCKOUT"}),
-    ("root statement conditioned on the encryption context never applies to PutKeyPolicy",
-     [root_statement(Condition={"Null": {ENCRYPTION_CONTEXT_KEY: "false"}}),
-      logs_statement(EXACT)],
-     {"LOCKOUT"}, set()),
-    ("Deny StringNotLikeIfExists on the context also denies PutKeyPolicy (no context)",
-     [root_statement(), logs_statement(EXACT),
-      _deny(Principal="*", Condition={"StringNotLikeIfExists": {ENCRYPTION_CONTEXT_KEY:
-                                                                 LOG_GROUP_ARN}})],
-     {"LOCKOUT"}, {"LOGS_DENIED"}),
-    ("public Allow hidden behind NotPrincipal",
-     [root_statement(), logs_statement(EXACT), _public(NotPrincipal={"AWS": ROOT})],
-     {"PUBLIC"}, set()),
-    ("public Allow behind a negated identity condition",
-     [root_statement(), logs_statement(EXACT),
-      _public(Principal="*", Condition={"StringNotEquals": {"aws:PrincipalArn": ROLE}})],
-     {"PUBLIC"}, set()),
-    ("wildcard principal pinned with kms:CallerAccount is not public",
-     [root_statement(), logs_statement(EXACT),
-      _public(Principal={"AWS": "*"}, Condition={"StringEquals": {"kms:CallerAccount":
-                                                                   ACCOUNT}})],
-     set(), {"PUBLIC"}),
-    ("kms:ViaService alone is public: any account can call through the service",
-     [root_statement(), logs_statement(EXACT),
-      _public(Principal={"AWS": ["*"]}, Condition={"StringEquals": {"kms:ViaService":
-                                                                     LOGS}})],
-     {"PUBLIC"}, set()),
-    ("no condition at all: other accounts' and our other groups",
-     [root_statement(), logs_statement({})], {"CROSS_ACCOUNT", "OVERBROAD"}, set()),
-    ("only kms:EncryptionContextKeys pins nothing",
-     [root_statement(), logs_statement({"ForAllValues:StringEquals": {
-         "kms:EncryptionContextKeys": "aws:logs:arn"}})],
-     {"CROSS_ACCOUNT"}, {"LOGS_DENIED"}),
-    ("the global principal works nowhere documented",
-     [root_statement(), logs_statement(EXACT),
-      logs_statement(EXACT, Sid="Global", Principal={"Service": "logs.amazonaws.com"})],
-     {"GLOBAL_PRINCIPAL"}, {"LOGS_DENIED"}),
-    ("another region's Logs principal",
-     [root_statement(), logs_statement(EXACT),
-      logs_statement(EXACT, Sid="Other", Principal={"Service": "logs.eu-west-1.amazonaws.com"})],
-     {"WRONG_REGION_PRINCIPAL"}, set()),
-    ("lower-case Effect is malformed and grants nothing",
-     [root_statement(), logs_statement(EXACT, Effect="allow")],
-     {"MALFORMED", "LOGS_DENIED"}, set()),
-    ("Deny NotAction leaves only the listed actions",
-     [root_statement(), logs_statement(EXACT),
-      _deny(Principal="*", Action=None, NotAction=["kms:PutKeyPolicy", "kms:Encrypt"])],
-     {"LOGS_DENIED"}, {"LOCKOUT"}),
+    (
+        "Logs never sends aws:SourceAccount to KMS",
+        [root_statement(), logs_statement({"StringEquals": {"aws:SourceAccount": ACCOUNT}})],
+        {"LOGS_DENIED"},
+        set(),
+    ),
+    (
+        "StringLike on the exact ARN works like ArnEquals",
+        [root_statement(), logs_statement({"StringLike": {ENCRYPTION_CONTEXT_KEY: LOG_GROUP_ARN}})],
+        set(),
+        {"LOGS_DENIED", "CROSS_ACCOUNT", "OVERBROAD"},
+    ),
+    (
+        "StringLike wildcard on the name is overbroad, not cross-account",
+        [
+            root_statement(),
+            logs_statement(
+                {
+                    "StringLike": {
+                        ENCRYPTION_CONTEXT_KEY: f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/*"
+                    }
+                }
+            ),
+        ],
+        {"OVERBROAD"},
+        {"CROSS_ACCOUNT", "LOGS_DENIED"},
+    ),
+    (
+        "Deny NotPrincipal root also denies Logs",
+        [root_statement(), logs_statement(EXACT), _deny(NotPrincipal={"AWS": ROOT})],
+        {"LOGS_DENIED"},
+        {"LOCKOUT"},
+    ),
+    (
+        "Deny NotPrincipal naming Logs and the account keeps both working",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            _deny(NotPrincipal={"AWS": ROOT, "Service": LOGS}),
+        ],
+        set(),
+        {"LOGS_DENIED", "LOCKOUT"},
+    ),
+    (
+        "root statement conditioned on the encryption context never applies to PutKeyPolicy",
+        [
+            root_statement(Condition={"Null": {ENCRYPTION_CONTEXT_KEY: "false"}}),
+            logs_statement(EXACT),
+        ],
+        {"LOCKOUT"},
+        set(),
+    ),
+    (
+        "Deny StringNotLikeIfExists on the context also denies PutKeyPolicy (no context)",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            _deny(
+                Principal="*",
+                Condition={"StringNotLikeIfExists": {ENCRYPTION_CONTEXT_KEY: LOG_GROUP_ARN}},
+            ),
+        ],
+        {"LOCKOUT"},
+        {"LOGS_DENIED"},
+    ),
+    (
+        "public Allow hidden behind NotPrincipal",
+        [root_statement(), logs_statement(EXACT), _public(NotPrincipal={"AWS": ROOT})],
+        {"PUBLIC"},
+        set(),
+    ),
+    (
+        "public Allow behind a negated identity condition",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            _public(Principal="*", Condition={"StringNotEquals": {"aws:PrincipalArn": ROLE}}),
+        ],
+        {"PUBLIC"},
+        set(),
+    ),
+    (
+        "wildcard principal pinned with kms:CallerAccount is not public",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            _public(
+                Principal={"AWS": "*"}, Condition={"StringEquals": {"kms:CallerAccount": ACCOUNT}}
+            ),
+        ],
+        set(),
+        {"PUBLIC"},
+    ),
+    (
+        "kms:ViaService alone is public: any account can call through the service",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            _public(Principal={"AWS": ["*"]}, Condition={"StringEquals": {"kms:ViaService": LOGS}}),
+        ],
+        {"PUBLIC"},
+        set(),
+    ),
+    (
+        "no condition at all: other accounts' and our other groups",
+        [root_statement(), logs_statement({})],
+        {"CROSS_ACCOUNT", "OVERBROAD"},
+        set(),
+    ),
+    (
+        "only kms:EncryptionContextKeys pins nothing",
+        [
+            root_statement(),
+            logs_statement(
+                {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "aws:logs:arn"}}
+            ),
+        ],
+        {"CROSS_ACCOUNT"},
+        {"LOGS_DENIED"},
+    ),
+    (
+        "the global principal works nowhere documented",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            logs_statement(EXACT, Sid="Global", Principal={"Service": "logs.amazonaws.com"}),
+        ],
+        {"GLOBAL_PRINCIPAL"},
+        {"LOGS_DENIED"},
+    ),
+    (
+        "another region's Logs principal",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            logs_statement(
+                EXACT, Sid="Other", Principal={"Service": "logs.eu-west-1.amazonaws.com"}
+            ),
+        ],
+        {"WRONG_REGION_PRINCIPAL"},
+        set(),
+    ),
+    (
+        "lower-case Effect is malformed and grants nothing",
+        [root_statement(), logs_statement(EXACT, Effect="allow")],
+        {"MALFORMED", "LOGS_DENIED"},
+        set(),
+    ),
+    (
+        "Deny NotAction leaves only the listed actions",
+        [
+            root_statement(),
+            logs_statement(EXACT),
+            _deny(Principal="*", Action=None, NotAction=["kms:PutKeyPolicy", "kms:Encrypt"]),
+        ],
+        {"LOGS_DENIED"},
+        {"LOCKOUT"},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "statements", "present", "absent"), ADVERSARIAL,
-                         ids=[case[0] for case in ADVERSARIAL])
+@pytest.mark.parametrize(
+    ("name", "statements", "present", "absent"), ADVERSARIAL, ids=[case[0] for case in ADVERSARIAL]
+)
 def test_adversarial_policies_are_classified(
     name: str, statements: list[dict[str, Any]], present: set[str], absent: set[str]
 ) -> None:

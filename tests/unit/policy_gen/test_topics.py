@@ -105,6 +105,18 @@ def test_ok_actions_make_a_publisher_too() -> None:
     assert findings(text, policy(topics=False)) == [("TOPIC_PUBLISHER_DENIED", "Key")]
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["!GetAtt Topic.TopicArn", '!Sub "${Topic}"', "!If [Always, !Ref Topic, !Ref AWS::NoValue]"],
+)
+def test_every_spelling_of_the_topic_makes_a_publisher(spelling: str) -> None:
+    """An alarm naming the topic by GetAtt, Sub or a condition still publishes to it."""
+    text = TEMPLATE.replace("AlarmActions: [!Ref Topic]", f"AlarmActions: [{spelling}]")
+    text = text.replace("Resources:", "Conditions:\n  Always: !Equals [a, a]\nResources:", 1)
+    assert findings(text, policy(topics=False)) == [("TOPIC_PUBLISHER_DENIED", "Key")]
+    assert findings(text, policy()) == []
+
+
 def test_a_topic_nobody_publishes_to_needs_no_statement() -> None:
     text = TEMPLATE.replace("AlarmActions: [!Ref Topic]", "AlarmActions: []")
     assert findings(text, policy(topics=False)) == []
