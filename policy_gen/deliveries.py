@@ -87,9 +87,9 @@ def _delivered_stages(template: Mapping[str, Any], resolver: Resolver) -> set[st
 
 
 def _logging_level(template: Mapping[str, Any], resource: Any, resolver: Resolver) -> str | None:
-    settings = deployed_property(template, resource, "MethodSettings")
+    settings = resolver.resolve(deployed_property(template, resource, "MethodSettings"))
     levels = []
-    for setting in resolver.resolve(settings) if isinstance(settings, list) else []:
+    for setting in settings if isinstance(settings, list) else []:
         if isinstance(setting, Mapping):
             level = setting.get("LoggingLevel")
             if isinstance(level, str) and level.upper() in LOGGING_LEVELS:

@@ -71,6 +71,17 @@ def test_a_source_of_another_log_type_does_not_count() -> None:
     assert codes(text) == [("EXECUTION_LOGS_UNENCRYPTED", "Stage")]
 
 
+def test_settings_chosen_by_a_condition_are_read() -> None:
+    without = STAGE.split("  Delivery:\n", maxsplit=1)[0]
+    text = without.replace(
+        '      MethodSettings:\n        - {ResourcePath: "/*", HttpMethod: "*", LoggingLevel: ERROR}',
+        "      MethodSettings: !If\n        - Chosen\n"
+        '        - [{ResourcePath: "/*", HttpMethod: "*", LoggingLevel: INFO}]\n'
+        "        - []",
+    ).replace("Resources:", "Conditions:\n  Chosen: !Equals [a, a]\nResources:", 1)
+    assert codes(text) == [("EXECUTION_LOGS_UNENCRYPTED", "Stage")]
+
+
 def test_logging_off_needs_no_delivery() -> None:
     text = STAGE.split("  Delivery:\n", maxsplit=1)[0].replace(
         "LoggingLevel: ERROR", "LoggingLevel: OFF"
