@@ -29,9 +29,8 @@ from deployment.controls import (
 )
 from deployment.translate import load_sam_template, translate
 from policy_gen.actions import action_matches
-from policy_gen.deliveries import referenced_ids
 from policy_gen.environment import render_environment
-from policy_gen.template import Resolver, Unresolved
+from policy_gen.template import Resolver, Unresolved, template_references
 from sam_project.samconfig import load_environment
 
 # The account the table is computed for: verdicts do not depend on it.
@@ -116,7 +115,7 @@ def stage_tracing(ctx: Context) -> list[Outcome]:
 def stage_web_acl(ctx: Context) -> list[Outcome]:
     associated: set[str] = set()
     for _, association in ctx.created("AWS::WAFv2::WebACLAssociation"):
-        associated |= referenced_ids((association.get("Properties") or {}).get("ResourceArn"))
+        associated |= template_references((association.get("Properties") or {}).get("ResourceArn"))
     return [Outcome(i, i in associated) for i, _ in ctx.created(STAGE)]
 
 
@@ -211,7 +210,7 @@ def function_not_public(ctx: Context) -> list[Outcome]:
     for _, permission in ctx.created("AWS::Lambda::Permission"):
         properties = permission.get("Properties") or {}
         if _public_principal(ctx.value(properties.get("Principal"))):
-            public |= referenced_ids(properties.get("FunctionName"))
+            public |= template_references(properties.get("FunctionName"))
     return [Outcome(i, i not in public) for i, _ in _functions(ctx)]
 
 
@@ -259,7 +258,7 @@ def topic_policy_not_public(ctx: Context) -> list[Outcome]:
         properties = policy.get("Properties") or {}
         for statement in _statements(ctx.value(properties.get("PolicyDocument"))):
             if _public_principal(statement.get("Principal")) and not statement.get("Condition"):
-                public |= referenced_ids(properties.get("Topics"))
+                public |= template_references(properties.get("Topics"))
     return [Outcome(i, i not in public) for i, _ in ctx.created("AWS::SNS::Topic")]
 
 
@@ -274,7 +273,7 @@ def web_acl_has_rules(ctx: Context) -> list[Outcome]:
 def web_acl_logging(ctx: Context) -> list[Outcome]:
     logged: set[str] = set()
     for _, config in ctx.created("AWS::WAFv2::LoggingConfiguration"):
-        logged |= referenced_ids((config.get("Properties") or {}).get("ResourceArn"))
+        logged |= template_references((config.get("Properties") or {}).get("ResourceArn"))
     return [Outcome(i, i in logged) for i, _ in _web_acls(ctx)]
 
 
@@ -325,7 +324,7 @@ def _owner(ctx: Context, logical_id: str) -> str:
     """Where a generated resource's acceptance is recorded: a SAM API's stage on the API."""
     resource = ctx.cfn["Resources"].get(logical_id, {})
     if resource.get("Type") == STAGE and logical_id not in ctx.source["Resources"]:
-        owners = referenced_ids((resource.get("Properties") or {}).get("RestApiId"))
+        owners = template_references((resource.get("Properties") or {}).get("RestApiId"))
         return next(iter(sorted(owners)), logical_id)
     return logical_id
 

@@ -20,48 +20,15 @@ key's log groups, and the key's validation (``LOGS_DENIED``) proves the policy c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from policy_gen.template import Resolver, Unresolved, resources_of_type
+from policy_gen.template import Resolver, Unresolved, resources_of_type, template_references
 from policy_gen.validate import Finding
 from sam_project.sam_globals import deployed_property
 
 STAGE_TYPES = ("AWS::Serverless::Api", "AWS::ApiGateway::Stage")
 LOGGING_LEVELS = frozenset({"ERROR", "INFO"})
-
-
-def referenced_ids(value: Any) -> set[str]:
-    """Logical ids an unresolved template value names (Ref, GetAtt, ${X} / ${X.Attr} in Sub)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= referenced_ids(item)
-    elif isinstance(value, dict):
-        if len(value) == 1:
-            ((name, argument),) = value.items()
-            if name == "Ref" and isinstance(argument, str):
-                found.add(argument)
-            elif name == "Fn::GetAtt":
-                first = argument.split(".", 1)[0] if isinstance(argument, str) else argument[0]
-                found.add(str(first))
-            elif name == "Fn::Sub":
-                text = argument if isinstance(argument, str) else argument[0]
-                variables = argument[1] if isinstance(argument, list) and len(argument) == 2 else {}
-                found |= _sub_names(str(text)) - set(variables)
-                return found | referenced_ids(variables)
-        for item in value.values():
-            found |= referenced_ids(item)
-    return found
-
-
-def _sub_names(text: str) -> set[str]:
-    return {
-        match.split(".", 1)[0]
-        for match in re.findall(r"\$\{([^}!]+)\}", text)
-        if not match.startswith("AWS::")
-    }
 
 
 def _enabled(template: Mapping[str, Any], resolver: Resolver, *types: str) -> dict[str, Any]:
@@ -77,12 +44,12 @@ def _delivered_stages(template: Mapping[str, Any], resolver: Resolver) -> set[st
     sources = _enabled(template, resolver, "AWS::Logs::DeliverySource")
     linked: set[str] = set()
     for delivery in _enabled(template, resolver, "AWS::Logs::Delivery").values():
-        linked |= referenced_ids((delivery.get("Properties") or {}).get("DeliverySourceName"))
+        linked |= template_references((delivery.get("Properties") or {}).get("DeliverySourceName"))
     carried: set[str] = set()
     for logical_id, source in sources.items():
         properties = source.get("Properties") or {}
         if logical_id in linked and resolver.resolve(properties.get("LogType")) == "EXECUTION_LOGS":
-            carried |= referenced_ids(properties.get("ResourceArn"))
+            carried |= template_references(properties.get("ResourceArn"))
     return carried
 
 
@@ -105,7 +72,7 @@ def delivery_findings(template: Mapping[str, Any], resolver: Resolver) -> list[t
         level = _logging_level(template, resource, resolver)
         if level is None:
             continue
-        api = referenced_ids((resource.get("Properties") or {}).get("RestApiId"))
+        api = template_references((resource.get("Properties") or {}).get("RestApiId"))
         if logical_id in carried or api & carried:
             continue
         found.append(

@@ -480,3 +480,33 @@ def encrypted_log_groups(
             )
         )
     return found
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def template_references(value: Any) -> set[str]:
+    """Every logical id or parameter a template value refers to (Ref, GetAtt, Sub),
+    read from the template as written (nothing resolved)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= template_references(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                parts = item.split(".", 1) if isinstance(item, str) else item
+                found.add(str(parts[0]))
+            elif key == "Fn::Sub":
+                text, variables = (item, {}) if isinstance(item, str) else item
+                local = set(variables) if isinstance(variables, dict) else set()
+                for name in _SUB_VARIABLE.findall(str(text)):
+                    base = name if name.startswith("AWS::") else name.split(".", 1)[0]
+                    if base not in local:
+                        found.add(base)
+                found |= template_references(variables)
+            else:
+                found |= template_references(item)
+    return found

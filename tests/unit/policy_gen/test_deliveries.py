@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from policy_gen.check_template import check_template
-from policy_gen.deliveries import delivery_findings, referenced_ids
+from policy_gen.deliveries import delivery_findings
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
-from policy_gen.template import Resolver, load_template, parse_template_text
+from policy_gen.template import Resolver, load_template, parse_template_text, template_references
 
 ROOT = Path(__file__).resolve().parents[3]
 AWS = get_partition("aws")
@@ -95,9 +95,10 @@ def test_a_delivery_to_an_undeclared_group_cannot_be_proven() -> None:
 
 
 def test_references_in_sub_ref_and_getatt() -> None:
-    assert referenced_ids({"Fn::Sub": "x${A}y${B.Arn}${AWS::Region}${!Lit}"}) == {"A", "B"}
-    assert referenced_ids({"Fn::GetAtt": "C.Arn"}) == {"C"}
-    assert referenced_ids([{"Ref": "D"}, {"Fn::Sub": ["${E}", {"E": {"Ref": "F"}}]}]) == {
+    sub = {"Fn::Sub": "x${A}y${B.Arn}${AWS::Region}${!Lit}"}
+    assert template_references(sub) == {"A", "B", "AWS::Region"}
+    assert template_references({"Fn::GetAtt": "C.Arn"}) == {"C"}
+    assert template_references([{"Ref": "D"}, {"Fn::Sub": ["${E}", {"E": {"Ref": "F"}}]}]) == {
         "D",
         "F",
     }
