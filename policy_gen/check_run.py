@@ -152,8 +152,11 @@ def _check(
         account=account,
         partition=partition.name,
         stack_name=args.stack_name,
+        symbolic=True,
     )
-    report = check_template(template, resolver, partition)
+    report = check_template(
+        template, resolver, partition, external_log_groups=args.external_log_group
+    )
     suppressions, problems = read_suppressions(template, known_codes())
     located = [
         Located(path, resource, finding)
@@ -329,6 +332,7 @@ def render_json(run: Run) -> dict[str, Any]:
                 "log_groups": key.log_groups,
                 "topics": key.topics,
                 "valid": key.report.valid if key.report else None,
+                **({"not_checked": key.why_unchecked} if key.report is None else {}),
                 "file": checked.path,
             }
             for checked in run.checked

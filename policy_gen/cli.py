@@ -3,12 +3,15 @@
 Contract (scripts and CI depend on it):
   exit 0  success (render written, Allow, policy/template valid)
   exit 1  a deny, or a policy/template with errors (warnings too with --strict)
-  exit 2  bad input: one line on stderr, no traceback, nothing written
+  exit 2  bad input: one line on stderr, no traceback, nothing written (with
+          --format json, also {"error": ..., "exit_code": 2} on stdout)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -101,9 +104,11 @@ def _finding_lines(findings: Sequence[Any], resource_of: Any = None) -> list[str
 
 def _summary(findings: Sequence[Any]) -> str:
     errors = sum(1 for f in findings if f.severity == "error")
-    warnings = len(findings) - errors
+    notes = sum(1 for f in findings if f.severity == "note")
+    warnings = len(findings) - errors - notes
     verdict = "VALID" if errors == 0 else "INVALID"
-    return f"Result: {verdict} ({errors} error(s), {warnings} warning(s))"
+    noted = f", {notes} note(s)" if notes else ""
+    return f"Result: {verdict} ({errors} error(s), {warnings} warning(s){noted})"
 
 
 # --- commands ----------------------------------------------------------------------
@@ -474,6 +479,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K=V",
         help="parameter values, or file://params/ENV.yaml",
     )
+    check.add_argument(
+        "--external-log-group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a log group another stack creates (repeatable): a function logging there gets "
+        "a 'not checked' note instead of a finding",
+    )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument(
         "--severity",
@@ -578,13 +591,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON output (read before argparse accepts it)."""
+    pairs = zip(argv, [*argv[1:], ""], strict=True)
+    return "--format=json" in argv or any(a == "--format" and b == "json" for a, b in pairs)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse; a usage error asked for in JSON also answers in JSON on stdout."""
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            return parser.parse_args(argv)
+    except SystemExit as exit_:
+        if exit_.code == 2 and _wants_json(argv):
+            _print_json({"error": errors.getvalue().strip(), "exit_code": 2})
+        raise
+    finally:
+        sys.stderr.write(errors.getvalue())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args))
     except UserError as error:
         sys.stderr.write(f"policy_gen {args.command}: error: {error}\n")
+        if getattr(args, "format", None) == "json":
+            # Scripts reading stdout get a JSON answer on bad input too.
+            _print_json({"error": str(error), "exit_code": 2})
         return 2
     except BrokenPipeError:
         return 1

@@ -69,8 +69,9 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "A typo or another service's action: it grants nothing. Use KMS action names.",
     ),
     "KMSKEYID_NOT_ARN": (
-        "A log group names its key by id",
-        "AWS::Logs::LogGroup KmsKeyId needs the key ARN: use !GetAtt Key.Arn, not !Ref Key.",
+        "A log group names its key by id or alias",
+        "AWS::Logs::LogGroup KmsKeyId needs the key ARN (CloudFormation template reference, "
+        "AWS::Logs::LogGroup): use !GetAtt Key.Arn, not !Ref Key, a key id or an alias.",
     ),
     "LOGGROUP_UNENCRYPTED": (
         "A log group is not encrypted with a customer-managed key",
@@ -88,9 +89,69 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "log group the same DeletionPolicy/UpdateReplacePolicy.",
     ),
     "LOGGROUP_NAME_UNKNOWN": (
-        "A log group's name is not known before deploy",
-        "The key policy must name the log group. Pass the parameters its name uses "
-        "(--parameter-overrides) or give it a LogGroupName.",
+        "A log group's name is known only at deploy",
+        "A note: the key policy was simulated with a stand-in for the unknown part, the same "
+        "in the name and in the policy's ARNs. Pass the parameters it names "
+        "(--parameter-overrides) to check the real name.",
+    ),
+    "LOGGROUP_NAME_INVALID": (
+        "A log group's name is one CloudWatch Logs refuses",
+        "CreateLogGroup accepts 1-512 characters of a-z A-Z 0-9 _ - / . # and no 'aws/' "
+        "prefix: the deploy fails. Rename the group.",
+    ),
+    "LOGGROUP_ENCRYPTION_CONDITIONAL": (
+        "A log group is unencrypted in some configuration",
+        "KmsKeyId depends on a condition that cannot be decided before deploy; where it is "
+        "false the group has no customer-managed key. Pass the parameters it reads.",
+    ),
+    "LAMBDA_LOGGROUP_NOT_CREATED": (
+        "A function logs to a group the template does not create",
+        "Lambda creates a missing LoggingConfig.LogGroup itself, without a customer-managed "
+        "key. Create it in the template with KmsKeyId, or pass --external-log-group NAME.",
+    ),
+    "EXTERNAL_LOGGROUP": (
+        "A function logs to a group created elsewhere (not checked)",
+        "A note: --external-log-group says another stack creates it; check that stack.",
+    ),
+    "KEY_DEFAULT_POLICY": (
+        "A key without KeyPolicy encrypts log groups",
+        "KMS applies its default key policy (account and IAM only): CloudWatch Logs is "
+        "denied. Give the key a policy that allows the region's Logs principal.",
+    ),
+    "KEY_POLICY_UNKNOWN": (
+        "A key policy is not known before deploy (not checked)",
+        "The KeyPolicy comes from a parameter without value or a deploy-time value. Pass it "
+        "with --parameter-overrides to have it proven.",
+    ),
+    "KEY_OUTSIDE_TEMPLATE": (
+        "A log group uses a key defined outside the template (not checked)",
+        "A note: the key's policy is not in this template. Check it with policy_gen validate "
+        "or audit the account.",
+    ),
+    "DYNAMIC_REFERENCE": (
+        "A value is a dynamic reference resolved at deploy (not checked)",
+        "A note: {{resolve:...}} is fetched by CloudFormation at deploy; it was simulated "
+        "with a stand-in that equals only itself.",
+    ),
+    "NESTED_STACK_NOT_CHECKED": (
+        "A nested stack is not checked",
+        "A note: AWS::CloudFormation::Stack and AWS::Serverless::Application deploy a "
+        "template of their own. Run check-template on it.",
+    ),
+    "TRANSFORM_NOT_CHECKED": (
+        "A transform's output is not checked",
+        "A note: AWS::Include snippets and macros are applied by CloudFormation; the "
+        "template is checked as written.",
+    ),
+    "FOREACH_EXPANDED": (
+        "Fn::ForEach was expanded",
+        "A note: loops of the AWS::LanguageExtensions transform are expanded as the "
+        "CloudFormation template reference (Fn::ForEach) documents, then checked.",
+    ),
+    "CONDITION_UNDECIDED": (
+        "A resource's condition cannot be decided before deploy",
+        "A note: the resource is checked as if created. Pass the parameters the condition "
+        "reads to decide it.",
     ),
     "DUPLICATE_SID": (
         "Two statements share a Sid",
@@ -176,11 +237,21 @@ _WARNINGS: Final = frozenset(
         "SET_OPERATOR_SINGLE_VALUED",
         "TOPIC_PUBLISHER_UNSCOPED",
         "DELIVERY_DESTINATION_UNCHECKED",
+        "LOGGROUP_ENCRYPTION_CONDITIONAL",
+        "KEY_POLICY_UNKNOWN",
     }
 )
 _NOTES: Final = frozenset(
     {
         "SUPPRESSION_UNUSED",
+        "LOGGROUP_NAME_UNKNOWN",
+        "EXTERNAL_LOGGROUP",
+        "KEY_OUTSIDE_TEMPLATE",
+        "DYNAMIC_REFERENCE",
+        "NESTED_STACK_NOT_CHECKED",
+        "TRANSFORM_NOT_CHECKED",
+        "FOREACH_EXPANDED",
+        "CONDITION_UNDECIDED",
     }
 )
 

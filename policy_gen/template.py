@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from policy_gen.foreach import expand_language_extensions
+from policy_gen.symbols import Symbols
+from policy_gen.symbols import Unresolved as Unresolved  # noqa: PLC0414 - re-exported
 from sam_project.documents import load_yaml, parse_json, rebuilt
 from sam_project.errors import UserError
 from sam_project.files import read_text_file
@@ -65,23 +68,16 @@ def parse_template_text(text: str, source: str = "template") -> dict[str, Any]:
         data = load_yaml(text, source, short_tags=True)
     if not isinstance(data, dict):
         raise UserError(f"{source} is not a template: expected a mapping at the top level")
+    data = expand_language_extensions(data, source)
     resources = data.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise UserError(f"{source} has no Resources mapping: expected a CloudFormation template")
     for logical_id, resource in resources.items():
+        if logical_id == "Fn::Transform":
+            continue  # AWS::Include at the section's top: CloudFormation inserts resources
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise UserError(f"{source}: resource {logical_id!r} has no Type")
     return data
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    """A value only CloudFormation knows (a resource attribute, an import...)."""
-
-    expression: str
-
-    def __str__(self) -> str:
-        return f"<{self.expression}>"
 
 
 # Facts only a deployment knows (a live stack's parameters, physical ids, ARNs):
@@ -106,6 +102,10 @@ class Resolver:
     partition: str | None = None
     stack_name: str | None = None
     deployed: DeployedValue | None = None
+    # Symbolic mode (check-template): unknown parts of strings become stand-in tokens
+    # (policy_gen.symbols) instead of making the whole string unknown, and conditions
+    # that cannot be decided here stay undecided instead of being an input error.
+    symbols: Symbols | None = None
     _active: set[str] = field(default_factory=set)
 
     @classmethod
@@ -118,6 +118,7 @@ class Resolver:
         account: str | None = None,
         partition: str | None = None,
         stack_name: str | None = None,
+        symbolic: bool = False,
     ) -> Resolver:
         declared = template.get("Parameters") or {}
         if not isinstance(declared, dict):
@@ -130,7 +131,8 @@ class Resolver:
             if name not in declared:
                 raise UserError(f"parameter override {name!r} is not a parameter of the template")
             values[name] = value
-        return cls(template, values, region, account, partition, stack_name)
+        symbols = Symbols() if symbolic else None
+        return cls(template, values, region, account, partition, stack_name, symbols=symbols)
 
     # -- pseudo parameters and Ref ------------------------------------------------
     def pseudo(self, name: str) -> str | Unresolved:
@@ -153,14 +155,27 @@ class Resolver:
             return known
         if name in PSEUDO_PARAMETERS:
             return self.pseudo(name)
+        declared = self.template.get("Parameters") or {}
+        spec = declared.get(name) if isinstance(declared, Mapping) else None
+        if (
+            self.symbols is not None
+            and isinstance(spec, Mapping)
+            and str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value")
+        ):
+            # CloudFormation user guide, "Specify existing resources at runtime with
+            # CloudFormation-supplied parameter types": the value is read from Systems
+            # Manager at deploy; Default and overrides give the SSM parameter's name.
+            where = self.parameters.get(name, "?")
+            return Unresolved(f"SSM parameter {where} (via {name})", at_deploy=True)
         if name in self.parameters:
             return self.parameters[name]
-        declared = self.template.get("Parameters") or {}
         if name in declared:
-            return Unresolved(f"parameter {name} (no default, no override)")
+            return Unresolved(f"parameter {name}", parameter=name)
         resources = self.template["Resources"]
         if name not in resources:
-            raise UserError(f"Ref to {name!r}: no such parameter or resource in the template")
+            return self.undeclared(
+                f"Ref {name}", f"Ref to {name!r}: no such parameter or resource in the template"
+            )
         return self._resource_ref(name, resources[name])
 
     def _resource_ref(self, logical_id: str, resource: Mapping[str, Any]) -> Any:
@@ -187,6 +202,8 @@ class Resolver:
         """Evaluate ``value``; strings stay strings, unknowns become ``Unresolved``."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
+        if isinstance(value, str):
+            return self.resolve_string(value)
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -194,38 +211,94 @@ class Resolver:
             if name == "Ref":
                 return self.ref(argument)
             if name == "Condition":
-                return self.condition(argument)
+                if self.symbols is None:
+                    return self.condition(argument)
+                decided = self.decide(argument)
+                return Unresolved(f"Condition {argument}") if decided is None else decided
             if isinstance(name, str) and name.startswith("Fn::"):
                 handler = _FUNCTIONS.get(name)
                 if handler is None:
                     if name in _UNKNOWABLE:
-                        return Unresolved(name)
+                        return Unresolved(f"{name} {_json(argument)}")
                     raise UserError(f"unknown intrinsic function {name!r} in the template")
                 return handler(self, argument)
         return rebuilt(value, {key: self.resolve(item) for key, item in value.items()})
+
+    def resolve_string(self, value: str) -> str:
+        """A literal string: dynamic references become tokens in symbolic mode."""
+        if self.symbols is not None and "{{resolve:" in value:
+            return self.symbols.dynamic_references(value)
+        return value
+
+    def text_piece(self, value: Unresolved) -> str | Unresolved:
+        """``value`` as text: its stand-in token in symbolic mode, else itself."""
+        return self.symbols.stand_in(value) if self.symbols is not None else value
+
+    def piece(self, value: Any) -> Any:
+        """A resolved value about to become part of a string: in symbolic mode an
+        unknown becomes its stand-in token, so the rest of the string stays known."""
+        if self.symbols is not None and isinstance(value, Unresolved):
+            return self.symbols.stand_in(value)
+        return value
+
+    def has_unknowns(self, value: Any) -> bool:
+        """Whether a resolved value is unknown or carries a stand-in token."""
+        if isinstance(value, Unresolved):
+            return True
+        return self.symbols is not None and bool(self.symbols.unknowns_in(value))
 
     def resolve_text(self, value: Any) -> str | Unresolved:
         """Resolve to a string, or ``Unresolved`` when CloudFormation alone knows."""
         result = self.resolve(value)
         if isinstance(result, Unresolved):
-            return result
+            return self.text_piece(result)
         if isinstance(result, (str, int, float, bool)):
             return _scalar_text(result)
-        return Unresolved(json.dumps(value, default=str)[:80])
+        return self.text_piece(Unresolved(_json(value)))
 
-    def condition(self, name: Any) -> bool:
+    def decide(self, name: Any) -> bool | None:
+        """A condition's value for these parameters; None when it depends on a value
+        only the deployment knows (a parameter without default, an SSM parameter...)."""
         conditions = self.template.get("Conditions") or {}
         if not isinstance(name, str) or name not in conditions:
             raise UserError(f"unknown condition {name!r} in the template")
         result = self._guarded(f"Condition {name}", conditions[name])
         if isinstance(result, Unresolved):
-            raise UserError(f"condition {name!r} depends on {result}, which is not known")
+            return None
         return bool(result)
 
+    def condition(self, name: Any) -> bool:
+        decided = self.decide(name)
+        if decided is None:
+            result = self._guarded(f"Condition {name}", self.template["Conditions"][name])
+            raise UserError(f"condition {name!r} depends on {result}, which is not known")
+        return decided
+
+    def generates_resources(self) -> bool:
+        """Whether a transform CloudFormation runs adds resources to this template (SAM,
+        AWS::Include, a macro): then a logical id the file does not declare may exist."""
+        declared = self.template.get("Transform")
+        names = declared if isinstance(declared, list) else [declared]
+        return any(name not in (None, "AWS::LanguageExtensions") for name in names)
+
+    def undeclared(self, expression: str, message: str) -> Unresolved:
+        """A Ref/GetAtt to a logical id the file does not declare. CloudFormation rejects
+        that, unless a transform generates it: SAM adds ``<Function>Role``,
+        ``ServerlessRestApi``... (SAM developer guide, "CloudFormation resources generated
+        by AWS SAM"). In symbolic mode such a template keeps the value as known only at
+        deploy; any other case is bad input."""
+        if self.symbols is not None and self.generates_resources():
+            return Unresolved(expression)
+        raise UserError(message)
+
     def resource_enabled(self, resource: Mapping[str, Any]) -> bool:
-        """Whether a resource with an optional ``Condition`` would be created."""
+        """Whether a resource with an optional ``Condition`` would be created; in symbolic
+        mode a condition that cannot be decided counts as true (the resource is checked)."""
         name = resource.get("Condition")
-        return True if name is None else self.condition(name)
+        if name is None:
+            return True
+        decided = self.decide(name) if self.symbols is not None else self.condition(name)
+        return True if decided is None else decided
 
 
 def _scalar_text(value: Any) -> str:
@@ -254,18 +327,23 @@ def _sub(resolver: Resolver, argument: Any) -> Any:
             return "${" + name[1:] + "}"  # ${!Literal} escapes
         if name in variables:
             value = resolver.resolve(variables[name])
-        elif "." in name and name.split(".", 1)[0] in resolver.template["Resources"]:
+        elif "." in name and (
+            name.split(".", 1)[0] in resolver.template["Resources"]
+            or resolver.generates_resources()
+        ):
             value = _get_att(resolver, name.split(".", 1))
         else:
             value = resolver.ref(name)
         if isinstance(value, Unresolved):
+            if resolver.symbols is not None:
+                return resolver.symbols.stand_in(value)
             unresolved.append(value)
             return str(value)
         if isinstance(value, (list, dict)):
             raise UserError(f"Fn::Sub variable ${{{name}}} is not a string")
         return _scalar_text(value)
 
-    result = re.sub(r"\$\{([^}]+)\}", replace, text)
+    result = re.sub(r"\$\{([^}]+)\}", replace, resolver.resolve_string(text))
     return Unresolved(f"Fn::Sub {text}") if unresolved else result
 
 
@@ -281,20 +359,29 @@ def _get_att(resolver: Resolver, argument: Any) -> Any:
     logical_id, attribute = argument
     resources = resolver.template["Resources"]
     if logical_id not in resources:
-        raise UserError(f"Fn::GetAtt on {logical_id!r}: no such resource in the template")
+        return resolver.undeclared(
+            f"GetAtt {logical_id}.{attribute}",
+            f"Fn::GetAtt on {logical_id!r}: no such resource in the template",
+        )
     known = resolver.deployed(logical_id, attribute) if resolver.deployed is not None else None
     return known if known is not None else Unresolved(f"GetAtt {logical_id}.{attribute}")
+
+
+def _json(value: Any) -> str:
+    """An expression's text, whole: two different expressions never share a stand-in."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _join(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 2:
         raise UserError("Fn::Join takes [delimiter, [values]]")
     delimiter = resolver.resolve(argument[0])
-    values = resolver.resolve(argument[1])
+    values = resolver.piece(resolver.resolve(argument[1]))
     if not isinstance(delimiter, str) or not isinstance(values, list):
-        return Unresolved("Fn::Join")
-    if any(isinstance(item, Unresolved) for item in values):
-        return Unresolved("Fn::Join")
+        return Unresolved(f"Fn::Join {_json(argument)}")
+    values = [resolver.piece(item) for item in values]
+    if any(isinstance(item, (Unresolved, list, dict)) for item in values):
+        return Unresolved(f"Fn::Join {_json(argument)}")
     return delimiter.join(_scalar_text(item) for item in values)
 
 
@@ -303,8 +390,8 @@ def _select(resolver: Resolver, argument: Any) -> Any:
         raise UserError("Fn::Select takes [index, [values]]")
     index = resolver.resolve(argument[0])
     values = resolver.resolve(argument[1])
-    if not isinstance(values, list):
-        return Unresolved("Fn::Select")
+    if not isinstance(values, list) or isinstance(index, Unresolved):
+        return Unresolved(f"Fn::Select {_json(argument)}")
     try:
         return values[int(index)]
     except (TypeError, ValueError, IndexError):
@@ -317,23 +404,28 @@ def _split(resolver: Resolver, argument: Any) -> Any:
     delimiter = resolver.resolve(argument[0])
     source = resolver.resolve(argument[1])
     if not isinstance(delimiter, str) or not isinstance(source, str):
-        return Unresolved("Fn::Split")
+        return Unresolved(f"Fn::Split {_json(argument)}")
     return source.split(delimiter)
 
 
 def _if(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 3:
         raise UserError("Fn::If takes [condition, value_if_true, value_if_false]")
-    chosen = argument[1] if resolver.condition(argument[0]) else argument[2]
-    return resolver.resolve(chosen)
+    if resolver.symbols is None:
+        decided: bool | None = resolver.condition(argument[0])
+    else:
+        decided = resolver.decide(argument[0])
+    if decided is None:
+        return Unresolved(f"Fn::If {_json(argument)}")
+    return resolver.resolve(argument[1] if decided else argument[2])
 
 
 def _equals(resolver: Resolver, argument: Any) -> Any:
     if not isinstance(argument, list) or len(argument) != 2:
         raise UserError("Fn::Equals takes [value, value]")
     left, right = (resolver.resolve(item) for item in argument)
-    if isinstance(left, Unresolved) or isinstance(right, Unresolved):
-        return Unresolved("Fn::Equals")
+    if resolver.has_unknowns(left) or resolver.has_unknowns(right):
+        return Unresolved(f"Fn::Equals {_json(argument)}")
     return _scalar_text(left) == _scalar_text(right)
 
 
@@ -343,7 +435,7 @@ def _logic(combine: Any) -> Any:
             raise UserError("Fn::And/Fn::Or/Fn::Not take a list of conditions")
         values = [resolver.resolve(item) for item in argument]
         if any(isinstance(item, Unresolved) for item in values):
-            return Unresolved("condition")
+            return Unresolved(f"condition {_json(argument)}")
         return combine(bool(item) for item in values)
 
     return evaluate
@@ -362,10 +454,15 @@ def _find_in_map(resolver: Resolver, argument: Any) -> Any:
     map_name, top, second = (resolver.resolve(item) for item in argument[:3])
     mappings = resolver.template.get("Mappings") or {}
     try:
-        return mappings[map_name][top][second]
+        return resolver.resolve(mappings[map_name][top][second])
     except (KeyError, TypeError):
         if any(isinstance(item, Unresolved) for item in (map_name, top, second)):
-            return Unresolved("Fn::FindInMap")
+            return Unresolved(f"Fn::FindInMap {_json(argument)}")
+        # AWS::LanguageExtensions adds a fourth argument {DefaultValue: ...}
+        # (CloudFormation template reference, Fn::FindInMap enhancements).
+        extra = argument[3] if len(argument) > 3 else None
+        if isinstance(extra, Mapping) and "DefaultValue" in extra:
+            return resolver.resolve(extra["DefaultValue"])
         raise UserError(f"Fn::FindInMap: no entry {map_name}/{top}/{second}") from None
 
 

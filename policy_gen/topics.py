@@ -32,10 +32,17 @@ class EncryptedTopic:
     publishers: tuple[str, ...]  # Publisher.service of every resource publishing to it
 
 
-def _references(value: Any) -> set[str]:
+def _references(value: Any, resolver: Resolver) -> set[str]:
     """Logical ids a resolved value still refers to: ``Ref X``, ``GetAtt X.Attr`` and
     ``${X}``/``${X.Attr}`` inside an ``Fn::Sub``, left unresolved (a topic's ARN is only
-    known at deploy time, however the template spells it)."""
+    known at deploy time, however the template spells it). In symbolic mode
+    (check-template) a ``Fn::Sub`` comes back as text with a stand-in token per unknown
+    part: the tokens name the same references."""
+    if isinstance(value, str) and resolver.symbols is not None:
+        found: set[str] = set()
+        for unknown in resolver.symbols.unknowns_in(value):
+            found |= _references(unknown, resolver)
+        return found
     if isinstance(value, Unresolved):
         expression = value.expression
         if expression.startswith("Ref "):
@@ -50,9 +57,10 @@ def _references(value: Any) -> set[str]:
             }
         return set()
     if isinstance(value, list):
-        return set().union(*(_references(item) for item in value)) if value else set()
+        return set().union(*(_references(item, resolver) for item in value)) if value else set()
     if isinstance(value, dict):
-        return set().union(*(_references(item) for item in value.values())) if value else set()
+        items = value.values()
+        return set().union(*(_references(item, resolver) for item in items)) if value else set()
     return set()
 
 
@@ -66,7 +74,7 @@ def topic_publishers(template: Mapping[str, Any], resolver: Resolver) -> dict[st
             properties = resource.get("Properties") or {}
             for name in publisher.topic_properties:
                 if name in properties:
-                    for target in _references(resolver.resolve(properties[name])):
+                    for target in _references(resolver.resolve(properties[name]), resolver):
                         found.setdefault(target, set()).add(publisher.service)
     return found
 

@@ -6,17 +6,16 @@ import json
 
 import pytest
 
-from policy_gen.check_template import check_template
+from policy_gen.check_template import TemplateReport, check_template
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
 from policy_gen.template import Resolver, parse_template_text
-from sam_project.errors import UserError
 
 POLICY = json.dumps(render_policy(get_partition("aws"), "us-east-1", "123456789012", ["/s/fn"]))
 
 
-def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
-    """(code, resource) of every finding, in report order."""
+def report_of(text: str, **overrides: str) -> TemplateReport:
+    """check-template's report for a template as stack ``s`` in us-east-1/123456789012."""
     template = parse_template_text(text)
     resolver = Resolver.for_template(
         template,
@@ -25,9 +24,14 @@ def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
         account="123456789012",
         partition="aws",
         stack_name="s",
+        symbolic=True,
     )
-    report = check_template(template, resolver, get_partition("aws"))
-    return [(f.code, resource) for resource, f in report.all_findings()]
+    return check_template(template, resolver, get_partition("aws"))
+
+
+def pairs(text: str, **overrides: str) -> list[tuple[str, str]]:
+    """(code, resource) of every finding, in report order."""
+    return [(f.code, resource) for resource, f in report_of(text, **overrides).all_findings()]
 
 
 def run(text: str, **overrides: str) -> dict[str, str]:
@@ -124,9 +128,18 @@ Resources:
     assert run(text) == {"CROSS_ACCOUNT": "Key", "OVERBROAD": "Key"}
 
 
-def test_missing_policy_parameter_value_is_input_error() -> None:
-    with pytest.raises(UserError, match="--parameter-overrides"):
-        run(BASE)
+def test_missing_policy_parameter_value_is_a_warning_naming_the_override() -> None:
+    """CloudFormation accepts the template (the value comes at deploy): not bad input, but
+    the key is reported as not checked, with the override that would check it."""
+    template = parse_template_text(BASE)
+    resolver = Resolver.for_template(
+        template, {}, region="us-east-1", account="123456789012", partition="aws", stack_name="s"
+    )
+    report = check_template(template, resolver, get_partition("aws"))
+    ((resource, finding),) = report.all_findings()
+    assert (resource, finding.code, finding.severity) == ("Key", "KEY_POLICY_UNKNOWN", "warning")
+    assert "--parameter-overrides KeyPolicy=..." in finding.message
+    assert report.keys[0].report is None and "parameter KeyPolicy" in report.keys[0].why_unchecked
 
 
 # --- every key is checked (issue 17, item 8) ----------------------------------------------
@@ -194,9 +207,14 @@ def test_repeated_keys_in_an_inline_or_parameter_policy_are_malformed() -> None:
 # --- template findings the mutation review found untested --------------------------------
 
 
-def test_an_encrypted_log_group_without_a_name_is_loggroup_name_unknown() -> None:
+def test_an_encrypted_log_group_without_a_name_is_a_note_and_still_proven() -> None:
+    """The generated name is simulated with a stand-in: a policy naming another group is
+    still denied, a policy whose ARN admits any group of the stack's account passes."""
     text = BASE.replace("      LogGroupName: !Sub /${AWS::StackName}/fn\n", "")
-    assert run(text, KeyPolicy=POLICY) == {"LOGGROUP_NAME_UNKNOWN": "Group"}
+    found = pairs(text, KeyPolicy=POLICY)
+    assert ("LOGGROUP_NAME_UNKNOWN", "Group") in found and ("LOGS_DENIED", "Key") in found
+    wide = POLICY.replace("log-group:/s/fn", "log-group:*")
+    assert run(text, KeyPolicy=wide) == {"LOGGROUP_NAME_UNKNOWN": "Group", "OVERBROAD": "Key"}
 
 
 RETAINING = [
