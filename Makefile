@@ -36,11 +36,13 @@ lint: setup
 	$(PY) scripts/body_schemas.py --check
 	$(PY) scripts/openapi.py --check
 	$(PY) scripts/api_models.py --check
+	$(PY) scripts/conformance.py --check
 
-generate: setup ## regenerate body_validators.py, openapi.json and template.yaml's request models (schemas/*.json, routes)
+generate: setup ## regenerate body_validators.py, openapi.json, template.yaml's request models (schemas/*.json, routes) and the README's conformance table (template)
 	$(PY) scripts/body_schemas.py
 	$(PY) scripts/openapi.py
 	$(PY) scripts/api_models.py
+	$(PY) scripts/conformance.py
 
 openapi: generate ## the same as generate
 

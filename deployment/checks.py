@@ -1,10 +1,11 @@
-"""The 22 post-deploy checks and how one runs (``run_check``: every way it can
+"""The 27 post-deploy checks and how one runs (``run_check``: every way it can
 end becomes PASS, FAIL or NOT RUN). Each reads a ``Target``: live resources,
 or the transformed template for a known emulator gap (never against real AWS).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deployment.checks_auth import check_authorization, check_request_validation
+from deployment.checks_owned import OWNED_CHECKS, alarm_topic_names
 from deployment.console import Console
 from deployment.results import (
     FAIL,
@@ -145,6 +147,9 @@ def check_policy_validates(target: Target) -> Outcome:
     policy_target = PolicyTarget.checked(
         partition_for_region(target.region), target.region, target.account(), names
     )
+    topics = alarm_topic_names(target)
+    policy_target = dataclasses.replace(policy_target, topics=topics)
+    names += [f"SNS topic {name} (publisher {service})" for name, service in topics]
     report = validate(target.live_policy(), policy_target)
     errors = [f for f in report.findings if f.severity == "error"]
     warnings = sorted({f.code for f in report.findings if f.severity != "error"})
@@ -501,6 +506,8 @@ CHECKS: tuple[Check, ...] = (
     Check("kms.policy_validates", "key policy passes policy_gen.validate", check_policy_validates),
     *_log_group_checks("function"),
     *_log_group_checks("access"),
+    *_log_group_checks("execution"),
+    *(Check(check_id, title, run) for check_id, title, run in OWNED_CHECKS),
     Check("lambda.runtime", "function exists on python3.13", check_function_runtime),
     Check("lambda.architecture", "function runs on arm64", check_function_architecture),
     Check(

@@ -67,6 +67,11 @@ EMULATOR_GAPS: dict[str, str] = {
         "AWS::ApiGateway::Stage, UsagePlan, ApiKey, UsagePlanKey (and AWS::CloudWatch::Alarm) "
         "have no moto CloudFormation support: they are not created"
     ),
+    "logs-delivery": (
+        "AWS::Logs::DeliverySource, DeliveryDestination and Delivery have no moto "
+        "CloudFormation support: they are not created (moto's logs models declare "
+        "CloudFormation types for LogGroup and ResourcePolicy only)"
+    ),
     "change-set-outputs": (
         "stacks created through a change set (sam deploy's path) have no Outputs: moto "
         "creates the stack with an empty template and ExecuteChangeSet never rebuilds them"

@@ -10,7 +10,11 @@ KEY_ID = "LogsKey"
 FUNCTION_ID = "ApiFunction"
 API_ID = "Api"
 API_KEY_ID = "ApiApiKey"
-LOG_GROUPS = {"function": "FunctionLogGroup", "access": "AccessLogGroup"}
+LOG_GROUPS = {
+    "function": "FunctionLogGroup",
+    "access": "AccessLogGroup",
+    "execution": "ExecutionLogGroup",
+}
 EXPECTED_RUNTIME = "python3.13"
 EXPECTED_ARCHITECTURES = ["arm64"]
 EXPECTED_LOG_FORMAT = "JSON"

@@ -6,7 +6,6 @@ and physical ids (policy_gen's resolver underneath), before the deploy
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -14,10 +13,10 @@ from typing import Any, Protocol
 from deployment.emulator import EMULATOR_ACCOUNT, EMULATOR_REGION
 from deployment.results import CheckFailed
 from policy_gen.partitions import partition_for_region
-from policy_gen.template import Resolver, Unresolved
-from sam_project.errors import UserError
+from policy_gen.template import Resolver, Unresolved, template_references
 
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+__all__ = ["template_references"]  # re-exported: one implementation, in policy_gen.template
+from sam_project.errors import UserError
 
 
 class Unresolvable(CheckFailed):
@@ -149,29 +148,3 @@ def _first_unresolved(value: Any) -> Unresolved | None:
         if found is not None:
             return found
     return None
-
-
-def template_references(value: Any) -> set[str]:
-    """Every logical id or parameter a template value refers to (Ref, GetAtt, Sub)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= template_references(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key == "Ref" and isinstance(item, str):
-                found.add(item)
-            elif key == "Fn::GetAtt":
-                parts = item.split(".", 1) if isinstance(item, str) else item
-                found.add(str(parts[0]))
-            elif key == "Fn::Sub":
-                text, variables = (item, {}) if isinstance(item, str) else item
-                local = set(variables) if isinstance(variables, dict) else set()
-                for name in _SUB_VARIABLE.findall(str(text)):
-                    base = name if name.startswith("AWS::") else name.split(".", 1)[0]
-                    if base not in local:
-                        found.add(base)
-                found |= template_references(variables)
-            else:
-                found |= template_references(item)
-    return found

@@ -17,6 +17,9 @@ from policy_gen.partitions import partition_for_region
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+# What this kit uses of AWS::LanguageExtensions: a parameter Ref as DeletionPolicy or
+# UpdateReplacePolicy (CloudFormation User Guide, "AWS::LanguageExtensions transform").
+RESOURCE_POLICIES = ("DeletionPolicy", "UpdateReplacePolicy")
 
 
 class TranslationError(Exception):
@@ -60,8 +63,11 @@ def translate(
     if account is not None:
         parameters["AWS::AccountId"] = account
     if LANGUAGE_EXTENSIONS in transforms:
-        # Only where SAM reads: CloudFormation (here: the emulator) decides the rest,
-        # as it would after the whole transform (resolve_for_sam says why).
+        # The two things this kit uses the transform for: DeletionPolicy and
+        # UpdateReplacePolicy from a parameter (resolve_resource_policies), and the !Ifs
+        # where SAM reads (resolve_for_sam); CloudFormation (here: the emulator) decides
+        # the rest, as it would after the whole transform.
+        template = resolve_resource_policies(template, parameter_values or {})
         template = resolve_for_sam(template, parameters)
         if SERVERLESS_TRANSFORM not in transforms:
             return dict(template)
@@ -191,6 +197,38 @@ def _copy_path(source: Mapping[str, Any], target: dict[str, Any], path: tuple[st
         target[last] = copy.deepcopy(source[last])
     else:
         target.pop(last, None)
+
+
+def resolve_resource_policies(
+    template: Mapping[str, Any], parameter_values: Mapping[str, str]
+) -> dict[str, Any]:
+    """What AWS::LanguageExtensions does to ``DeletionPolicy``/``UpdateReplacePolicy``
+    written as ``{"Ref": Parameter}``: the parameter's value (given, else its Default).
+
+    SAM CLI's own local expansion (:func:`expand_language_extensions`), in 1.170, turns
+    the policy of a resource whose Condition is false into AWS::NoValue and then refuses
+    it; so the policies are resolved here first, and the expansion sees plain values.
+    Any other intrinsic there is refused: CloudFormation's transform alone knows it.
+    """
+    declared = template.get("Parameters") or {}
+    resolved = copy.deepcopy(dict(template))
+    for logical_id, resource in (resolved.get("Resources") or {}).items():
+        for attribute in RESOURCE_POLICIES:
+            value = resource.get(attribute) if isinstance(resource, dict) else None
+            if value is None or isinstance(value, str):
+                continue
+            name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+            spec = declared.get(name) if isinstance(name, str) else None
+            if isinstance(name, str) and name in parameter_values:
+                resource[attribute] = str(parameter_values[name])
+            elif isinstance(spec, Mapping) and "Default" in spec:
+                resource[attribute] = str(spec["Default"])
+            else:
+                raise TranslationError(
+                    f"{logical_id} {attribute} {value!r}: expected Delete/Retain/Snapshot or a "
+                    "Ref to a parameter with a value"
+                )
+    return resolved
 
 
 def load_sam_template(path: Path) -> dict[str, Any]:

@@ -264,6 +264,8 @@ def _key_lines(report: TemplateReport) -> list[str]:
     lines = []
     for key in report.keys:
         groups = ", ".join(key.log_groups) or "no log groups"
+        if key.topics:
+            groups += f"; SNS topics {', '.join(key.topics)} (for their publishers)"
         status = (
             f"not checked ({key.why_unchecked})"
             if key.report is None
@@ -328,6 +330,7 @@ def render_json(run: Run) -> dict[str, Any]:
             {
                 "key": key.logical_id,
                 "log_groups": key.log_groups,
+                "topics": key.topics,
                 "valid": key.report.valid if key.report else None,
                 **({"not_checked": key.why_unchecked} if key.report is None else {}),
                 "file": checked.path,

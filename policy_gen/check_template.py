@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from policy_gen.deliveries import delivery_findings
 from policy_gen.log_groups import (
     LogGroupInventory,
     display,
@@ -36,6 +37,7 @@ from policy_gen.template_notes import (
     note,
     transform_notes,
 )
+from policy_gen.topics import EncryptedTopic, encrypted_topics, target_topics
 from policy_gen.validate import Finding, Report, Target, validate
 from sam_project.documents import parse_json, rebuilt
 from sam_project.errors import UserError
@@ -52,6 +54,7 @@ class KeyCheck:
     log_groups: list[str]
     report: Report | None
     why_unchecked: str = ""  # when report is None
+    topics: list[str] = field(default_factory=list)  # SNS topics whose publishers it serves
 
 
 @dataclass
@@ -80,6 +83,7 @@ class TemplateReport:
                     k.log_groups,
                     k.report.strict() if k.report else None,
                     k.why_unchecked,
+                    k.topics,
                 )
                 for k in self.keys
             ],
@@ -96,6 +100,7 @@ class TemplateReport:
                 {
                     "key": key.logical_id,
                     "log_groups": key.log_groups,
+                    "topics": key.topics,
                     "valid": key.report.valid if key.report else None,
                     **({"not_checked": key.why_unchecked} if key.report is None else {}),
                 }
@@ -135,15 +140,38 @@ def check_template(
     report.findings.extend(nested_stack_notes(template, resolver))
     inventory = LogGroupInventory.of(template, resolver)
     report.findings.extend(inventory.findings)
+    topics = encrypted_topics(template, resolver, partition)
+    _check_topics(topics, report)
+    report.findings.extend(delivery_findings(template, resolver))
     _check_functions(template, resolver, inventory, external_log_groups, report)
     for key_id, key in resources_of_type(template, "AWS::KMS::Key"):
         if not resolver.resource_enabled(key):
             continue
         mine = inventory.encrypted_by(key_id)
-        _check_deletion(key_id, key, mine, report)
-        report.keys.append(_check_key(key_id, key, mine, resolver, partition, report))
+        _check_deletion(key_id, key, mine, report, resolver)
+        my_topics = [topic for topic in topics if topic.key_logical_id == key_id]
+        report.keys.append(_check_key(key_id, key, mine, resolver, partition, report, my_topics))
     report.findings.extend(undecided_condition_notes(template, resolver))
     return report
+
+
+def _check_topics(topics: list[EncryptedTopic], report: TemplateReport) -> None:
+    for topic in topics:
+        if isinstance(topic.name, Unresolved) and topic.publishers:
+            report.findings.append(
+                (
+                    topic.logical_id,
+                    Finding(
+                        "TOPIC_NAME_UNKNOWN",
+                        "error",
+                        f"SNS topic {topic.logical_id} is encrypted with {topic.key_logical_id} "
+                        f"and has no name known before deploy ({topic.name}): give it a "
+                        "TopicName (or pass the parameters it uses) so the key policy can let "
+                        f"its publishers ({', '.join(topic.publishers)}) use the key",
+                        None,
+                    ),
+                )
+            )
 
 
 def _check_functions(
@@ -239,9 +267,13 @@ def _check_functions(
 
 
 def _check_deletion(
-    key_id: str, key: Mapping[str, Any], groups: list[EncryptedLogGroup], report: TemplateReport
+    key_id: str,
+    key: Mapping[str, Any],
+    groups: list[EncryptedLogGroup],
+    report: TemplateReport,
+    resolver: Resolver | None = None,
 ) -> None:
-    if deletion_retained(key):
+    if deletion_retained(key, resolver):
         return
     for group in groups:
         if group.retained:
@@ -286,9 +318,12 @@ def _check_key(
     resolver: Resolver,
     partition: Partition,
     report: TemplateReport,
+    topics: list[EncryptedTopic] | None = None,
 ) -> KeyCheck:
-    """Validate one key: for its log groups, or (serving none) for what makes any key
-    unsafe. A key without KeyPolicy that serves no log group has KMS's default policy."""
+    """Validate one key: for its log groups and the publishers of its topics, or (serving
+    none) for what makes any key unsafe. A key without KeyPolicy that serves neither has
+    KMS's default policy."""
+    publishing = target_topics(topics or [])
     show = display(resolver)
     names = _valid_names(groups, show, report)
     shown = [show(name) for name in names]
@@ -296,7 +331,7 @@ def _check_key(
     assert region is not None and account is not None  # the CLI always sets them
     raw = (key.get("Properties") or {}).get("KeyPolicy")
     if raw is None:
-        if not groups:
+        if not groups and not publishing:
             return KeyCheck(key_id, [], None, "no KeyPolicy: KMS applies its default key policy")
         report.findings.append(
             (
@@ -306,7 +341,7 @@ def _check_key(
                     "error",
                     f"key {key_id} has no KeyPolicy: KMS applies its default key policy (KMS developer "
                     "guide, 'Default key policy'), which lets only the account and its IAM policies use "
-                    f"the key; CloudWatch Logs is denied for {', '.join(shown)} (simulated below)",
+                    f"the key; {show(_denied_services(shown, publishing))} (simulated below)",
                     None,
                 ),
             )
@@ -331,7 +366,7 @@ def _check_key(
                     ),
                 )
             )
-            return KeyCheck(key_id, shown, None, why)
+            return KeyCheck(key_id, shown, None, why, [show(name) for name, _ in publishing])
         if isinstance(value, str):
             try:
                 value = parse_json(value, f"the KeyPolicy of {key_id}")
@@ -339,18 +374,34 @@ def _check_key(
                 report.findings.append(
                     (key_id, Finding("MALFORMED", "error", f"{error}: KMS refuses it", None))
                 )
-                return KeyCheck(key_id, shown, None, "its KeyPolicy is not a JSON document")
+                return KeyCheck(
+                    key_id,
+                    shown,
+                    None,
+                    "its KeyPolicy is not a JSON document",
+                    [show(name) for name, _ in publishing],
+                )
         policy = _placeholders(value, resolver)
     target = (
         Target.checked(partition, region, account, names)
         if names
         else Target.for_key(partition, region, account)
     )
+    target = dataclasses.replace(target, topics=publishing)
     checked = validate(policy, target)
     checked.findings[:] = [
         dataclasses.replace(finding, message=show(finding.message)) for finding in checked.findings
     ]
-    return KeyCheck(key_id, shown, checked)
+    return KeyCheck(key_id, shown, checked, topics=[show(name) for name, _ in publishing])
+
+
+def _denied_services(shown: list[str], publishing: tuple[tuple[str, str], ...]) -> str:
+    """Who the default policy shuts out, for KEY_DEFAULT_POLICY's message."""
+    denied = [f"CloudWatch Logs is denied for {', '.join(shown)}"] if shown else []
+    if publishing:
+        topics = ", ".join(name for name, _ in publishing)
+        denied.append(f"the publishers of topic(s) {topics} are denied")
+    return "; ".join(denied)
 
 
 def _valid_names(groups: list[EncryptedLogGroup], show: Any, report: TemplateReport) -> list[str]:

@@ -142,10 +142,17 @@ def _target(args: argparse.Namespace) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from policy_gen.publishers import PUBLISHERS
     from policy_gen.validate import validate
 
     document = read_policy(args.policy)
     target = _target(args)
+    alarms = PUBLISHERS[0].service
+    target = dataclasses.replace(
+        target, topics=tuple((_topic_name(name), alarms) for name in args.alarm_topic)
+    )
     report = validate(document, target)
     if args.strict:
         report = report.strict()
@@ -165,6 +172,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print("\n".join(_finding_lines(report.findings)))
         print(_summary(report.findings))
     return 0 if report.valid else 1
+
+
+def _topic_name(value: str) -> str:
+    """An SNS topic name (1-256 letters, digits, '-', '_'; '.fifo' at the end allowed)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}(\.fifo)?", value):
+        raise UserError(
+            f"invalid --alarm-topic {value[:60]!r}: expected an SNS topic name "
+            "(1-256 letters, digits, hyphens, underscores)"
+        )
+    return value
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -229,6 +248,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         f"in {rendered.partition.name}/{rendered.region}/{rendered.account}",
         f"  Logs principal: {rendered.logs_principal} ({rendered.partition.principal_source})",
         *(f"  log group: {name}" for name in rendered.log_groups),
+        *(
+            f"  SNS topic: {arn} (publishers: {', '.join(services)})"
+            for arn, services in rendered.topics
+        ),
         f"  validation: {_summary(rendered.report.findings).removeprefix('Result: ')}; "
         f"parameter size {rendered.parameter_bytes}/4096 bytes",
     ]
@@ -397,6 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_target(validate)
+    validate.add_argument(
+        "--alarm-topic",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an SNS topic of this account and region, encrypted with the key, that "
+        "CloudWatch alarms publish to (repeatable): cloudwatch.amazonaws.com must be able "
+        "to use the key for it",
+    )
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     _add_format(validate, sarif=True)
     validate.set_defaults(handler=cmd_validate)

@@ -12,6 +12,7 @@ CLI, which is documented in ``policy_gen render --help``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from policy_gen.inject import (
 from policy_gen.partitions import Partition, check_account, resolve_partition
 from policy_gen.render import render_policy
 from policy_gen.template import Resolver, Unresolved, encrypted_log_groups, load_template
+from policy_gen.topics import encrypted_topics, publisher_map, target_topics
 from policy_gen.validate import Report, Target, validate
 from sam_project.errors import UserError
 from sam_project.files import write_atomically
@@ -55,6 +57,8 @@ class RenderedEnvironment:
     logs_principal: str
     key_logical_id: str
     log_groups: tuple[str, ...]
+    # SNS topic ARN -> the services the policy lets publish to it (CloudWatch alarms).
+    topics: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Whether the template names its log groups after the PolicyStackName parameter
     # (then the parameter file carries it), or after the stack name itself.
     names_from_parameter: bool = False
@@ -159,8 +163,22 @@ def render_environment(
                 f"log group {group.logical_id} has no name known before deploy: {group.name}"
             )
         names.append(group.name)
-    policy = render_policy(resolved, where, account, names, principal=logs_principal)
+    topics = [
+        topic
+        for topic in encrypted_topics(document, resolver, resolved)
+        if topic.key_logical_id == keys[0]
+    ]
+    for topic in topics:
+        if isinstance(topic.name, Unresolved) and topic.publishers:
+            raise UserError(
+                f"SNS topic {topic.logical_id} has no name known before deploy: {topic.name}"
+            )
+    published = publisher_map(topics)
+    policy = render_policy(
+        resolved, where, account, names, principal=logs_principal, topics=published
+    )
     target = Target.checked(resolved, where, account, names)
+    target = dataclasses.replace(target, topics=target_topics(topics))
     return RenderedEnvironment(
         policy=policy,
         report=validate(policy, target),
@@ -171,6 +189,7 @@ def render_environment(
         logs_principal=logs_principal or target.logs_principal,
         key_logical_id=keys[0],
         log_groups=tuple(names),
+        topics=tuple(sorted(published.items())),
         names_from_parameter="PolicyStackName" in declared,
     )
 

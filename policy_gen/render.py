@@ -1,7 +1,8 @@
 """Render the key policy: pure data in, policy document out.
 
-The policy has exactly two statements, because every extra grant is something an
-auditor has to reason about:
+The policy has two statements, plus one per AWS service that publishes to an SNS
+topic the key encrypts, because every extra grant is something an auditor has to
+reason about:
 
 1. the account root with ``kms:*`` — keeps the account in control of the key
    (KMS refuses a policy that would lock the caller out, and this delegates to
@@ -10,12 +11,15 @@ auditor has to reason about:
    by ``ArnEquals`` on ``kms:EncryptionContext:aws:logs:arn`` to the exact ARNs
    of the log groups the template encrypts. Pinning account and name in that ARN
    is what stops any other log group, in this account or another, from using
-   the key (the confused-deputy problem).
+   the key (the confused-deputy problem);
+3. for encrypted SNS topics only: each publishing service (CloudWatch alarms) with
+   ``kms:GenerateDataKey*``/``kms:Decrypt``, limited to our topics' ARNs by the
+   ``kms:EncryptionContext:aws:sns:topicArn`` condition (``policy_gen.publishers``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from policy_gen.partitions import (
@@ -27,6 +31,7 @@ from policy_gen.partitions import (
     logs_principal,
     root_arn,
 )
+from policy_gen.publishers import publisher_statements
 
 POLICY_VERSION = "2012-10-17"
 POLICY_ID = "secure-serverless-api-logs-key"
@@ -54,11 +59,14 @@ def render_policy(
     log_group_names: Sequence[str],
     *,
     principal: str | None = None,
+    topics: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
     """The key policy for ``log_group_names`` in one account and region.
 
     ``principal`` overrides the table's Logs principal (for a partition whose
     spelling the table does not know or the user has verified differently).
+    ``topics`` maps the ARN of each SNS topic the key encrypts to the services that
+    publish to it (``policy_gen.topics.publisher_map``).
     """
     check_region(partition, region)
     check_account(account)
@@ -87,5 +95,6 @@ def render_policy(
                     "ArnEquals": {ENCRYPTION_CONTEXT_KEY: arns[0] if len(arns) == 1 else arns}
                 },
             },
+            *publisher_statements(partition, dict(topics or {})),
         ],
     }

@@ -173,6 +173,34 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "The resource has no finding with that code in this run: the suppression is stale "
         "or on the wrong resource. Remove or move it.",
     ),
+    "TOPIC_PUBLISHER_DENIED": (
+        "A publisher cannot use the key of its encrypted SNS topic",
+        "The topic is encrypted with this key and the key policy does not let its publisher "
+        "(cloudwatch.amazonaws.com for alarms) call kms:GenerateDataKey*/kms:Decrypt for it: "
+        "notifications are dropped. Render the policy again (python -m policy_gen render).",
+    ),
+    "TOPIC_PUBLISHER_UNSCOPED": (
+        "A topic publisher may use the key for other accounts' topics",
+        "Condition the publisher's statement on kms:EncryptionContext:aws:sns:topicArn with "
+        "the ARNs of this account's topics.",
+    ),
+    "TOPIC_NAME_UNKNOWN": (
+        "An encrypted SNS topic's name is not known before deploy",
+        "The key policy must name the topic's ARN for its publishers. Give the topic a "
+        "TopicName or pass the parameters it uses (--parameter-overrides).",
+    ),
+    "EXECUTION_LOGS_UNENCRYPTED": (
+        "API Gateway execution logs go to its own unencrypted group",
+        "A stage logs execution at ERROR/INFO with no CloudWatch Logs delivery of its "
+        "EXECUTION_LOGS, so API Gateway writes to API-Gateway-Execution-Logs_{id}/{stage}, "
+        "which your key does not encrypt. Add a DeliverySource (EXECUTION_LOGS), a "
+        "DeliveryDestination on an encrypted log group and a Delivery.",
+    ),
+    "DELIVERY_DESTINATION_UNCHECKED": (
+        "A log delivery writes to a log group the template does not declare",
+        "No key policy in this template can be proven to cover it. Deliver to a log group "
+        "the template encrypts.",
+    ),
     "RULE_REFUSED": (
         "CloudFormation would refuse the deploy",
         "An assertion of the template's Rules is false for these parameters, account and "
@@ -207,6 +235,8 @@ _WARNINGS: Final = frozenset(
         "UNKNOWN_ACTION",
         "DUPLICATE_SID",
         "SET_OPERATOR_SINGLE_VALUED",
+        "TOPIC_PUBLISHER_UNSCOPED",
+        "DELIVERY_DESTINATION_UNCHECKED",
         "LOGGROUP_ENCRYPTION_CONDITIONAL",
         "KEY_POLICY_UNKNOWN",
     }

@@ -530,15 +530,21 @@ def key_reference(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def deletion_retained(resource: Mapping[str, Any]) -> bool:
-    """True when deleting or replacing the resource keeps the real thing."""
-    return (
-        "Retain"
-        in (
-            str(resource.get("DeletionPolicy", "Delete")),
-            str(resource.get("UpdateReplacePolicy", "Delete")),
-        )
-        or str(resource.get("DeletionPolicy", "")) == "RetainExceptOnCreate"
+def deletion_retained(resource: Mapping[str, Any], resolver: Resolver | None = None) -> bool:
+    """True when deleting or replacing the resource keeps the real thing.
+
+    With ``resolver``, a policy written as an intrinsic (``!Ref Parameter``, which the
+    AWS::LanguageExtensions transform allows) is resolved first."""
+
+    def policy(name: str, default: str) -> str:
+        value = resource.get(name, default)
+        if resolver is not None and isinstance(value, dict):
+            value = resolver.resolve(value)
+        return str(value)
+
+    deletion = policy("DeletionPolicy", "Delete")
+    return "Retain" in (deletion, policy("UpdateReplacePolicy", "Delete")) or (
+        deletion == "RetainExceptOnCreate"
     )
 
 
@@ -563,7 +569,41 @@ def encrypted_log_groups(
         )
         found.append(
             EncryptedLogGroup(
-                logical_id, name, reference[0], reference[1], deletion_retained(resource)
+                logical_id,
+                name,
+                reference[0],
+                reference[1],
+                deletion_retained(resource, resolver),
             )
         )
+    return found
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def template_references(value: Any) -> set[str]:
+    """Every logical id or parameter a template value refers to (Ref, GetAtt, Sub),
+    read from the template as written (nothing resolved)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= template_references(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                parts = item.split(".", 1) if isinstance(item, str) else item
+                found.add(str(parts[0]))
+            elif key == "Fn::Sub":
+                text, variables = (item, {}) if isinstance(item, str) else item
+                local = set(variables) if isinstance(variables, dict) else set()
+                for name in _SUB_VARIABLE.findall(str(text)):
+                    base = name if name.startswith("AWS::") else name.split(".", 1)[0]
+                    if base not in local:
+                        found.add(base)
+                found |= template_references(variables)
+            else:
+                found |= template_references(item)
     return found

@@ -13,7 +13,10 @@ ones written in an unusual shape. The requests are:
 * the account root calling ``kms:PutKeyPolicy`` — must be allowed (``LOCKOUT``);
 * an outsider (another account's role, an anonymous caller, and an AWS service
   principal) with whatever request context it can choose itself — must be denied
-  (``PUBLIC``).
+  (``PUBLIC``);
+* each publisher of an encrypted SNS topic (CloudWatch alarms) encrypting for that
+  topic — must be allowed (``TOPIC_PUBLISHER_DENIED``); for another account's topic of
+  the same name — warned about (``TOPIC_PUBLISHER_UNSCOPED``).
 
 Logs' requests are modelled with the encryption context Logs documents
 (``aws:logs:arn``) and nothing else: Logs does not document sending
@@ -53,6 +56,7 @@ from policy_gen.partitions import (
     logs_principal,
     root_arn,
 )
+from policy_gen.publishers import publisher_named, sns_context, topic_arn
 from policy_gen.render import ENCRYPTION_CONTEXT_KEY
 
 # "note": what a check could not decide or see, and why; never fails a run.
@@ -188,6 +192,8 @@ class Target:
     account: str
     log_groups: tuple[str, ...]
     outsiders: tuple[str, ...] = OUTSIDER_ACCOUNTS
+    # (topic name, publishing service) for each SNS topic the key encrypts.
+    topics: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def checked(
@@ -237,7 +243,7 @@ def validate(document: object, target: Target) -> Report:
 
     Every check works on the parsed policy. A target without log groups
     (:meth:`Target.for_key`) gets the checks that make any key unsafe: MALFORMED,
-    CROSS_ACCOUNT, LOCKOUT and PUBLIC.
+    CROSS_ACCOUNT, LOCKOUT and PUBLIC (and the topic publishers it names).
     """
     # Lenient: a JSON object without a usable statement list is MALFORMED (exit 1),
     # not bad input; its problems are reported below and it allows nothing.
@@ -350,6 +356,48 @@ def _logs_principals_in(policy: Policy, target: Target) -> list[str]:
 
 def _context_arn_candidates(policy: Policy) -> list[str]:
     return condition_candidate_values(policy, ENCRYPTION_CONTEXT_KEY)
+
+
+def _check_topic_publishers(policy: Policy, target: Target, report: Report) -> None:
+    """Each publisher may use the key for its topic, and not for another account's."""
+    for name, service in target.topics:
+        publisher = publisher_named(service)
+        principal = publisher.principal(target.partition)
+        arn = topic_arn(target.partition, target.region, target.account, name)
+        purpose = f"{service} publishes to {name}"
+        simulations = [
+            _simulate(report, policy, target, purpose, principal, a, sns_context(arn), "Allow")
+            for a in publisher.required
+        ]
+        denied = [s for s in simulations if s.result.decision != "Allow"]
+        if denied:
+            report.findings.append(
+                Finding(
+                    "TOPIC_PUBLISHER_DENIED",
+                    "error",
+                    f"{principal} cannot call {', '.join(s.request.action for s in denied)} "
+                    f"for SNS topic {arn}: the topic is encrypted with this key, so {service} "
+                    f"cannot publish to it ({publisher.source}); render the policy again",
+                    _first(denied[0].result.matched),
+                )
+            )
+            continue
+        foreign = topic_arn(target.partition, target.region, target.outsider_account(), name)
+        purpose = f"{service} for another account's topic"
+        action = publisher.required[0]
+        simulation = _simulate(
+            report, policy, target, purpose, principal, action, sns_context(foreign), "Either"
+        )
+        if simulation.result.decision == "Allow":
+            report.findings.append(
+                Finding(
+                    "TOPIC_PUBLISHER_UNSCOPED",
+                    "warning",
+                    f"{principal} may use the key for {foreign}, a topic of another account: "
+                    "limit it to our topics with kms:EncryptionContext:aws:sns:topicArn",
+                    _first(simulation.result.matched),
+                )
+            )
 
 
 def _check_cross_account(policy: Policy, target: Target, report: Report) -> None:
@@ -722,6 +770,7 @@ def _glob_match(pattern: str, text: str) -> bool:
 # group at hand: those that make any key unsafe (check-template checks every key).
 _CHECKS: tuple[tuple[Callable[[Policy, Target, Report], None], bool], ...] = (
     (_check_logs_access, False),
+    (_check_topic_publishers, True),
     (_check_cross_account, True),
     (_check_overbroad, False),
     (_check_lockout, True),

@@ -305,7 +305,9 @@ def test_check_template_passes_on_our_template_with_the_rendered_policy(
     assert data["keys"][0]["log_groups"] == [
         "/secure-api-dev/function",
         "/secure-api-dev/api-access",
+        "/secure-api-dev/api-execution",
     ]
+    assert data["keys"][0]["topics"] == ["secure-api-dev-alarms"]
 
 
 def test_check_template_under_another_stack_name_is_covered(rendered_params: Path) -> None:
@@ -315,6 +317,7 @@ def test_check_template_under_another_stack_name_is_covered(rendered_params: Pat
     assert json.loads(result.stdout)["keys"][0]["log_groups"] == [
         "/secure-api-dev/function",
         "/secure-api-dev/api-access",
+        "/secure-api-dev/api-execution",
     ]
 
 

@@ -32,7 +32,9 @@ def test_in_process_render_writes_what_the_cli_writes(tmp_path: Path) -> None:
     assert rendered.stack_name == "secure-api-prod" and rendered.region == "us-east-1"
     assert sorted(rendered.log_groups) == [
         "/secure-api-prod/api-access",
+        "/secure-api-prod/api-execution",
         "/secure-api-prod/function",
+        "aws-waf-logs-secure-api-prod",  # prod turns WAF logging on
     ]
     params = yaml.safe_load(in_process.read_text())
     assert params == rendered.parameters

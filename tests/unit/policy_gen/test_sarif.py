@@ -241,7 +241,8 @@ def test_a_cdk_synthesised_template_is_checked(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["keys"] == [
-        {"key": "LogsKey5E1A4F2B", "log_groups": ["/app/handler"], "valid": True,
+        {"key": "LogsKey5E1A4F2B", "log_groups": ["/app/handler"], "topics": [],
+         "valid": True,
          "file": str(good)}
     ]  # fmt: skip
 

@@ -148,7 +148,7 @@ def test_load_template_errors_are_one_line(tmp_path: Path) -> None:
         load_template(binary)
 
 
-def test_our_template_names_both_log_groups() -> None:
+def test_our_template_names_its_log_groups() -> None:
     template = load_template(ROOT / "template.yaml")
     r = Resolver.for_template(
         template,
@@ -162,6 +162,7 @@ def test_our_template_names_both_log_groups() -> None:
     # Named after the rendered PolicyStackName, whatever the stack is called.
     assert sorted((g.logical_id, g.name) for g in groups) == [
         ("AccessLogGroup", "/secure-api-dev/api-access"),
+        ("ExecutionLogGroup", "/secure-api-dev/api-execution"),
         ("FunctionLogGroup", "/secure-api-dev/function"),
     ]
     assert all(g.key_logical_id == "LogsKey" and g.key_reference == "arn" for g in groups)

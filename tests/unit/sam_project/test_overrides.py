@@ -121,7 +121,9 @@ def test_hostile_files_are_refused(tmp_path: Path) -> None:
 def test_a_missing_rendered_parameter_file_says_how_to_write_it(tmp_path: Path) -> None:
     """samconfig names params/ENV.yaml before the first render: the error says what writes it."""
     missing = tmp_path / "params" / "prod.yaml"
-    with pytest.raises(UserError, match=r"run `python -m policy_gen render --config-env prod` first"):
+    with pytest.raises(
+        UserError, match=r"run `python -m policy_gen render --config-env prod` first"
+    ):
         parse_parameter_overrides([f"file://{missing}"])
     with pytest.raises(UserError) as other:
         parse_parameter_overrides([f"file://{tmp_path / 'elsewhere.yaml'}"])

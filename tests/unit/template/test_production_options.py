@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 from transform_template import transformed  # noqa: E402
 
+NO_LAYER = "arn:aws:lambda:none:000000000000:layer:NoLayerKnown:0"
 ACL_ARN = "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/0a1b2c3d"
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:api-config-AbCdEf"
 
@@ -116,14 +117,17 @@ def test_waf_logging_group_is_encrypted_prefixed_and_covered_by_policy_gen(
 
 
 def _check(cfn: dict[str, Any], log_groups: list[str], **params: str) -> dict[str, str]:
-    policy = render_policy(get_partition("aws"), "eu-west-1", "111122223333", log_groups)
+    topics = {"arn:aws:sns:eu-west-1:111122223333:stk-alarms": ("cloudwatch",)}
+    policy = render_policy(
+        get_partition("aws"), "eu-west-1", "111122223333", log_groups, topics=topics
+    )
     r = resolver(cfn, KeyPolicy=json.dumps(policy), **params)
     report = check_template(cfn, r, get_partition("aws"))
     return {f.code: resource for resource, f in report.all_findings()}
 
 
 def test_check_template_demands_the_waf_group_in_the_key_policy(cfn: dict[str, Any]) -> None:
-    base = ["/stk/function", "/stk/api-access"]
+    base = ["/stk/function", "/stk/api-access", "/stk/api-execution"]
     on = {"EnableWaf": "true", "EnableWafLogging": "true"}
     assert _check(cfn, [*base, "aws-waf-logs-stk"], **on) == {}
     assert "LOGS_DENIED" in _check(cfn, base, **on)
@@ -173,11 +177,11 @@ def test_lambda_insights_layer_from_table_and_override(cfn: dict[str, Any]) -> N
 
 def test_lambda_insights_rule_lists_exactly_the_regions_with_a_layer(cfn: dict[str, Any]) -> None:
     table = cfn["Mappings"]["LambdaInsightsArm64"]
-    with_layer = {region for region, row in table.items() if row["LayerArn"] != "none"}
+    with_layer = {region for region, row in table.items() if row["LayerArn"] != NO_LAYER}
     assertion = cfn["Rules"]["LambdaInsightsLayerKnown"]["Assertions"][0]["Assert"]
     assert set(assertion["Fn::Contains"][0]) == with_layer
     for region, row in table.items():
-        if row["LayerArn"] != "none":
+        if row["LayerArn"] != NO_LAYER:
             assert f":lambda:{region}:" in row["LayerArn"]
     # Every region policy_gen knows has a row, so FindInMap never fails to resolve.
     from policy_gen.partitions import PARTITIONS

@@ -53,9 +53,9 @@ def test_key_is_symmetric_rotated_and_takes_the_rendered_policy(cfn: dict[str, A
     assert resources(cfn, "AWS::KMS::Alias")
 
 
-def test_both_log_groups_are_encrypted_with_the_key_arn(cfn: dict[str, Any]) -> None:
+def test_every_log_group_is_encrypted_with_the_key_arn(cfn: dict[str, Any]) -> None:
     groups = resources(cfn, "AWS::Logs::LogGroup")
-    assert set(groups) == {"FunctionLogGroup", "AccessLogGroup", "WafLogGroup"}
+    assert set(groups) == {"FunctionLogGroup", "AccessLogGroup", "ExecutionLogGroup", "WafLogGroup"}
     assert groups["WafLogGroup"]["Condition"] == "CreateWafLogs"
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
@@ -112,7 +112,10 @@ def test_api_stage_throttling_tracing_and_encrypted_access_logs(cfn: dict[str, A
     settings = stage["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
-    assert settings["LoggingLevel"] == "OFF"
+    # Execution logging on, delivered to the encrypted ExecutionLogGroup (not API
+    # Gateway's own group): see test_execution_logs_are_delivered_to_the_encrypted_group.
+    assert settings["LoggingLevel"] == {"Ref": "ExecutionLogLevel"}
+    assert settings["DataTraceEnabled"] is False
     destination = json.dumps(stage["AccessLogSetting"]["DestinationArn"])
     assert "AccessLogGroup" in destination
     json.loads(stage["AccessLogSetting"]["Format"].replace("\n", ""))  # JSON access logs
@@ -201,3 +204,37 @@ def test_every_taggable_resource_is_tagged(cfn: dict[str, Any]) -> None:
         if resource["Type"] in taggable:
             tags = json.dumps(resource["Properties"].get("Tags"))
             assert "Environment" in tags and "Application" in tags, logical_id
+
+
+def test_execution_logs_are_delivered_to_the_encrypted_group(cfn: dict[str, Any]) -> None:
+    """API Gateway developer guide, "Create a log delivery for REST API execution logs":
+    a delivery source on the stage ARN with log type EXECUTION_LOGS, a destination on our
+    log group, a delivery joining them."""
+    ((source_id, source),) = resources(cfn, "AWS::Logs::DeliverySource").items()
+    assert source["Properties"]["LogType"] == "EXECUTION_LOGS"
+    arn = source["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert arn.endswith(":/restapis/${Api}/stages/${ApiStage}")
+    assert arn.startswith("arn:${AWS::Partition}:apigateway:${AWS::Region}:${AWS::AccountId}:")
+    ((destination_id, destination),) = resources(cfn, "AWS::Logs::DeliveryDestination").items()
+    target = destination["Properties"]["DestinationResourceArn"]["Fn::Sub"]
+    assert target.endswith(":log-group:${ExecutionLogGroup}")
+    (delivery,) = resources(cfn, "AWS::Logs::Delivery").values()
+    assert delivery["Properties"] == {
+        "DeliverySourceName": {"Ref": source_id},
+        "DeliveryDestinationArn": {"Fn::GetAtt": [destination_id, "Arn"]},
+    }
+    level = cfn["Parameters"]["ExecutionLogLevel"]
+    assert level["Default"] == "ERROR" and level["AllowedValues"] == ["ERROR", "INFO"]
+
+
+def test_alarms_notify_the_stack_topic_unless_one_is_given(cfn: dict[str, Any]) -> None:
+    topic = cfn["Resources"]["AlarmTopic"]
+    assert topic["Condition"] == "CreateAlarmTopic"
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
+    assert topic["Properties"]["TopicName"] == {"Fn::Sub": "${PolicyStackName}-alarms"}
+    alarms = resources(cfn, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], [{"Ref": "AlarmTopic"}]]
+        }

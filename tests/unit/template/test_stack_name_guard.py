@@ -83,7 +83,11 @@ def findings(cfn: dict[str, Any], resolver: Resolver) -> set[str]:
 def test_the_parameter_file_names_the_stack_it_was_rendered_for() -> None:
     rendered = render(ROOT / "template.yaml")
     assert rendered.parameters["PolicyStackName"] == RENDERED_FOR
-    assert rendered.log_groups == (f"/{RENDERED_FOR}/function", f"/{RENDERED_FOR}/api-access")
+    assert rendered.log_groups == (
+        f"/{RENDERED_FOR}/function",
+        f"/{RENDERED_FOR}/api-access",
+        f"/{RENDERED_FOR}/api-execution",
+    )
 
 
 @pytest.mark.parametrize("stack_name", [RENDERED_FOR, DEPLOYED_AS, "x", "A" * 128])
@@ -124,7 +128,8 @@ def test_control_names_from_the_stack_name_are_not_covered(
     """The pre-guard template named its log groups after AWS::StackName: the same
     render deployed under another name leaves Logs denied. The checks above can fail."""
     source = (ROOT / "template.yaml").read_text()
-    assert source.count("${PolicyStackName}") == 3
+    # Four log groups (function, access, execution, WAF) and the alarm topic.
+    assert source.count("${PolicyStackName}") == 5
     old_style = tmp_path / "template.yaml"
     old_style.write_text(source.replace("${PolicyStackName}", "${AWS::StackName}"))
     old_cfn = transformed(old_style)
@@ -151,7 +156,9 @@ def test_check_template_agrees_on_the_command_line(tmp_path: Path) -> None:
     assert json.loads(covered.stdout)["keys"][0]["log_groups"] == [
         f"/{RENDERED_FOR}/function",
         f"/{RENDERED_FOR}/api-access",
+        f"/{RENDERED_FOR}/api-execution",
     ]
+    assert json.loads(covered.stdout)["keys"][0]["topics"] == [f"{RENDERED_FOR}-alarms"]
     refused = check("--stack-name", DEPLOYED_AS, "--account", "999988887777")
     assert refused.returncode == 1
     codes = {finding["code"] for finding in json.loads(refused.stdout)["findings"]}
