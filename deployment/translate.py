@@ -64,10 +64,9 @@ def translate(
         parameters["AWS::AccountId"] = account
     if LANGUAGE_EXTENSIONS in transforms:
         # The two things this kit uses the transform for: DeletionPolicy and
-        # UpdateReplacePolicy from a parameter (resolve_resource_policies), and the !Ifs
-        # where SAM reads (resolve_for_sam); CloudFormation (here: the emulator) decides
-        # the rest, as it would after the whole transform.
-        template = resolve_resource_policies(template, parameter_values or {})
+        # UpdateReplacePolicy from a parameter, and the !Ifs where SAM reads (both in
+        # resolve_for_sam); CloudFormation (here: the emulator) decides the rest, as it
+        # would after the whole transform.
         template = resolve_for_sam(template, parameters)
         if SERVERLESS_TRANSFORM not in transforms:
             return dict(template)
@@ -121,10 +120,11 @@ def expand_language_extensions(
         if isinstance(spec, dict) and "Default" in spec
     }
     values.update(parameters)
+    # Policies first: SAM CLI's expansion refuses a parameter-driven DeletionPolicy on a
+    # resource whose Condition is false (resolve_resource_policies says more).
+    resolved = resolve_resource_policies(template, {k: str(v) for k, v in values.items()})
     try:
-        expanded = process_template_for_sam_cli(
-            copy.deepcopy(dict(template)), parameter_values=values
-        )
+        expanded = process_template_for_sam_cli(resolved, parameter_values=values)
     except InvalidTemplateException as error:
         raise TranslationError(f"AWS::LanguageExtensions rejected the template: {error}") from None
     declared = expanded.get("Transform") or []
@@ -163,9 +163,11 @@ def resolve_for_sam(
     """
     declared = template.get("Transform") or []
     transforms = [declared] if isinstance(declared, str) else list(declared)
-    result = copy.deepcopy(dict(template))
     if LANGUAGE_EXTENSIONS not in transforms:
-        return result
+        return copy.deepcopy(dict(template))
+    # DeletionPolicy/UpdateReplacePolicy from parameters are decided too: SAM copies
+    # them to what it generates, and no scanner reads an intrinsic there.
+    result = resolve_resource_policies(template, {k: str(v) for k, v in (parameters or {}).items()})
     expanded = expand_language_extensions(template, dict(parameters or {}))
     for logical_id, resource in (result.get("Resources") or {}).items():
         done = (expanded.get("Resources") or {}).get(logical_id) or {}
