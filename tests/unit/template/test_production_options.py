@@ -60,7 +60,6 @@ def value(r: Resolver, raw: Any) -> Any:
 OPTIONAL = {
     "WebAcl",
     "WebAclAssociation",
-    "WafLogGroup",
     "WafLogging",
     "ApiDomain",
     "ApiBasePathMapping",
@@ -84,7 +83,7 @@ def test_everything_optional_is_off_by_default(cfn: dict[str, Any]) -> None:
 def test_waf_on_creates_acl_with_managed_rules_and_rate_limit(cfn: dict[str, Any]) -> None:
     r = resolver(cfn, EnableWaf="true", WafRateLimitPer5Min="500")
     assert {"WebAcl", "WebAclAssociation"} <= created(cfn, r)
-    assert "WafLogGroup" not in created(cfn, r)
+    assert "WafLogging" not in created(cfn, r)
     acl = cfn["Resources"]["WebAcl"]["Properties"]
     assert acl["Scope"] == "REGIONAL"
     rules = {rule["Name"]: rule for rule in acl["Rules"]}
