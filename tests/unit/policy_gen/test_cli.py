@@ -306,6 +306,7 @@ def test_check_template_passes_on_our_template_with_the_rendered_policy(
         "/secure-api-dev/function",
         "/secure-api-dev/api-access",
         "/secure-api-dev/api-execution",
+        "aws-waf-logs-secure-api-dev",  # created in every configuration
     ]
     assert data["keys"][0]["topics"] == ["secure-api-dev-alarms"]
 
@@ -318,6 +319,7 @@ def test_check_template_under_another_stack_name_is_covered(rendered_params: Pat
         "/secure-api-dev/function",
         "/secure-api-dev/api-access",
         "/secure-api-dev/api-execution",
+        "aws-waf-logs-secure-api-dev",  # created in every configuration
     ]
 
 

@@ -107,7 +107,7 @@ def test_references_in_sub_ref_and_getatt() -> None:
 def _app(**params: str) -> dict[str, Any]:
     template = load_template(ROOT / "template.yaml")
     topics = {"arn:aws:sns:us-east-1:123456789012:st-alarms": ("cloudwatch",)}
-    groups = ["/st/function", "/st/api-access", "/st/api-execution"]
+    groups = ["/st/function", "/st/api-access", "/st/api-execution", "aws-waf-logs-st"]
     policy = render_policy(AWS, "us-east-1", "123456789012", groups, topics=topics)
     values = {"KeyPolicy": json.dumps(policy), "PolicyStackName": "st", **params}
     return {"template": template, "values": values}
@@ -130,7 +130,7 @@ def test_the_app_template_delivers_its_execution_logs() -> None:
 
 def test_the_execution_group_must_be_in_the_key_policy() -> None:
     app = _app()
-    groups = ["/st/function", "/st/api-access"]
+    groups = ["/st/function", "/st/api-access", "aws-waf-logs-st"]
     topics = {"arn:aws:sns:us-east-1:123456789012:st-alarms": ("cloudwatch",)}
     policy = render_policy(AWS, "us-east-1", "123456789012", groups, topics=topics)
     app["values"]["KeyPolicy"] = json.dumps(policy)

@@ -34,7 +34,7 @@ def test_in_process_render_writes_what_the_cli_writes(tmp_path: Path) -> None:
         "/secure-api-prod/api-access",
         "/secure-api-prod/api-execution",
         "/secure-api-prod/function",
-        "aws-waf-logs-secure-api-prod",  # prod turns WAF logging on
+        "aws-waf-logs-secure-api-prod",
     ]
     params = yaml.safe_load(in_process.read_text())
     assert params == rendered.parameters
@@ -53,7 +53,10 @@ def test_arguments_win_over_samconfig_and_follow_the_stack_name() -> None:
     )
     assert rendered.region == "ap-southeast-2"
     assert rendered.logs_principal == "logs.ap-southeast-2.amazonaws.com"
-    assert all(name.startswith("/renamed/") for name in rendered.log_groups)
+    assert all(
+        name.startswith("/renamed/") or name == "aws-waf-logs-renamed"
+        for name in rendered.log_groups
+    )
     assert default_output("prod") == Path("params/prod.yaml")
 
 

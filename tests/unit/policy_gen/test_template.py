@@ -164,6 +164,7 @@ def test_our_template_names_its_log_groups() -> None:
         ("AccessLogGroup", "/secure-api-dev/api-access"),
         ("ExecutionLogGroup", "/secure-api-dev/api-execution"),
         ("FunctionLogGroup", "/secure-api-dev/function"),
+        ("WafLogGroup", "aws-waf-logs-secure-api-dev"),
     ]
     assert all(g.key_logical_id == "LogsKey" and g.key_reference == "arn" for g in groups)
 

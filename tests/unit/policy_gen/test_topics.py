@@ -190,7 +190,7 @@ def test_app_template_with_a_policy_missing_the_publisher(tmp_path: Path) -> Non
         AWS,
         REGION,
         ACCOUNT,
-        ["/st/function", "/st/api-access", "/st/api-execution"],
+        ["/st/function", "/st/api-access", "/st/api-execution", "aws-waf-logs-st"],
     )
     resolver = Resolver.for_template(
         template,

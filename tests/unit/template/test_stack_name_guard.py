@@ -87,6 +87,7 @@ def test_the_parameter_file_names_the_stack_it_was_rendered_for() -> None:
         f"/{RENDERED_FOR}/function",
         f"/{RENDERED_FOR}/api-access",
         f"/{RENDERED_FOR}/api-execution",
+        f"aws-waf-logs-{RENDERED_FOR}",
     )
 
 
@@ -157,6 +158,7 @@ def test_check_template_agrees_on_the_command_line(tmp_path: Path) -> None:
         f"/{RENDERED_FOR}/function",
         f"/{RENDERED_FOR}/api-access",
         f"/{RENDERED_FOR}/api-execution",
+        f"aws-waf-logs-{RENDERED_FOR}",
     ]
     assert json.loads(covered.stdout)["keys"][0]["topics"] == [f"{RENDERED_FOR}-alarms"]
     refused = check("--stack-name", DEPLOYED_AS, "--account", "999988887777")
