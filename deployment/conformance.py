@@ -245,6 +245,16 @@ def function_tracing(ctx: Context) -> list[Outcome]:
     return outcomes
 
 
+def user_pool_threat_protection(ctx: Context) -> list[Outcome]:
+    """Cognito.1 with Security Hub's default parameter (SecurityMode ENFORCED)."""
+    outcomes = []
+    for logical_id, pool in ctx.created("AWS::Cognito::UserPool"):
+        add_ons = ctx.prop(pool, "UserPoolAddOns")
+        mode = add_ons.get("AdvancedSecurityMode") if isinstance(add_ons, Mapping) else None
+        outcomes.append(Outcome(logical_id, mode == "ENFORCED"))
+    return outcomes
+
+
 def topic_encrypted(ctx: Context) -> list[Outcome]:
     return [
         Outcome(i, ctx.prop(t, "KmsMasterKeyId") is not None)
@@ -308,6 +318,7 @@ RULES: Final[dict[str, Rule]] = {
         function_vpc,
         function_multi_az,
         function_tracing,
+        user_pool_threat_protection,
         topic_encrypted,
         topic_policy_not_public,
         web_acl_has_rules,

@@ -158,6 +158,13 @@ CONTROLS: Final[tuple[Control, ...]] = (
         "function_tracing",
     ),
     Control(
+        "Cognito.1",
+        "Cognito user pools should have threat protection activated with full function "
+        "enforcement mode for standard authentication",
+        "cognito-controls",
+        "user_pool_threat_protection",
+    ),
+    Control(
         "SNS.1",
         "SNS topics should be encrypted at-rest using AWS KMS",
         "sns-controls",

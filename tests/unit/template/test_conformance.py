@@ -143,3 +143,20 @@ def test_the_markers_must_be_there_once() -> None:
         generator.with_table("no markers", "| table |\n")
     both = f"a\n{generator.BEGIN}\nold\n{generator.END}\nb\n"
     assert generator.with_table(both, "new\n") == f"a\n{generator.BEGIN}\nnew\n{generator.END}\nb\n"
+
+
+def test_the_stacks_own_user_pool_enforces_threat_protection(tmp_path: Path) -> None:
+    """Cognito.1 is n/a in dev and prod (AuthMode AWS_IAM); with AuthMode=COGNITO the stack
+    creates a pool, which passes, and fails once its threat protection is off."""
+    shutil.copy(ROOT / "template.yaml", tmp_path / "template.yaml")
+    config = (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    old = '    "AuthMode=AWS_IAM",\n'
+    assert old in config
+    (tmp_path / "samconfig.toml").write_text(config.replace(old, '    "AuthMode=COGNITO",\n'))
+    ctx = environment_context(tmp_path, "prod")
+    assert status(ctx, "Cognito.1") == PASS
+    for resource in ctx.cfn["Resources"].values():
+        if resource["Type"] == "AWS::Cognito::UserPool":
+            resource["Properties"]["UserPoolAddOns"]["AdvancedSecurityMode"] = "AUDIT"
+    result = verdict(BY_ID["Cognito.1"], ctx)
+    assert result.status == FAIL and result.failing == ("UserPool",)
