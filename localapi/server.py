@@ -63,6 +63,9 @@ from localapi.runtime import (
     runtime_version,
     sam_executable,
 )
+from sam_project.documents import parse_json
+from sam_project.errors import UserError
+from sam_project.files import read_text_file
 from sam_project.samconfig import command_settings
 
 LOG = logging.getLogger("localapi")
@@ -127,18 +130,25 @@ def samconfig_parameters(
     return command_settings(config_file, env, command)
 
 
+# Lambda allows 4 KB of environment variables per function (Lambda developer guide,
+# quotas); a file of many functions' variables stays far below this.
+MAX_ENV_VARS_BYTES = 1_048_576
+
+
 def load_env_vars(path: Path | None) -> dict[str, dict[str, Any]]:
     """Read ``--env-vars`` in SAM's JSON format: ``{"LogicalId": {...}, "Parameters": {...}}``."""
     if path is None:
         return {}
+    what = f"--env-vars file {str(path)!r}"
+    expected = 'a JSON object like {"FunctionLogicalId": {"VAR": "value"}}'
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LocalApiError(f"--env-vars file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LocalApiError(f"--env-vars file {path} cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise LocalApiError(f"--env-vars file {path} is not valid JSON: {exc}") from None
+        # Bounded and regular files only: a FIFO or /dev/zero must not hang the server.
+        text = read_text_file(path, limit=MAX_ENV_VARS_BYTES, what=what, expected=expected)
+        data = parse_json(text, what)
+    except LocalApiError:
+        raise
+    except UserError as error:
+        raise LocalApiError(str(error)) from None
     if not isinstance(data, dict):
         raise LocalApiError(
             f'--env-vars file {path} must be a JSON object like {{"FunctionLogicalId": {{"VAR": "value"}}}}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,23 @@ def test_loopback_hosts_are_accepted() -> None:
     assert check_host("127.0.0.1") == "127.0.0.1"
     assert check_host("localhost") == "127.0.0.1"
     assert check_host("::1") == "::1"
+
+
+def test_env_vars_file_that_never_ends_or_is_huge_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A FIFO, /dev/zero or a huge file must not hang or exhaust the local API at start."""
+    fifo = tmp_path / "env.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(LocalApiError, match="env.fifo.*not a regular file|env.fifo.*regular"):
+        load_env_vars(fifo)
+    with pytest.raises(LocalApiError, match="/dev/zero"):
+        load_env_vars(Path("/dev/zero"))
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)  # sparse: nothing is written
+    with pytest.raises(LocalApiError, match="larger than"):
+        load_env_vars(huge)
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(b'{"F": {"V": "caf\xe9"}}')
+    with pytest.raises(LocalApiError, match="latin1.json") as raised:
+        load_env_vars(latin1)
+    assert "\n" not in str(raised.value)
