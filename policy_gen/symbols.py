@@ -10,8 +10,10 @@ the same expression appears, and the simulation runs on the tokens.
 Why it stays sound: a token equals only itself, and a template cannot spell it in advance
 (each run salts its tokens with a random value; output shows ``<expression>`` instead). A policy that names a *different*
 unknown value (another function's name, another parameter) or a literal group gets a
-different string and is still denied; only a wildcard that would match any deployed value
-matches a token too. Tokens use only characters valid in a log-group name (CloudWatch
+different string and is still denied. A pattern must hold for *every* deployed value, so
+the matcher reads an issued token as one opaque unit (:func:`opaque_units`): only a ``*``
+matches it, never a literal character of the token's spelling nor ``?`` (one character of
+a value of unknown length); ``/aws/lambda/#*`` therefore matches no stand-in. Tokens use only characters valid in a log-group name (CloudWatch
 Logs API reference, CreateLogGroup: ``[\\.\\-_/#A-Za-z0-9]+``) and no ARN separator, so
 they survive name checks and ARN matching unchanged.
 """
@@ -21,12 +23,42 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # A CloudFormation dynamic reference (CloudFormation user guide, "Get values stored in
 # other services using dynamic references"): resolved when the stack is deployed.
 DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:[^{}]*\}\}")
 TOKEN = re.compile(r"#[A-Za-z0-9-]*\.[0-9a-f]{10}#")
+# Every token this process has issued: only these are opaque to the matcher, so a policy
+# or request that happens to contain token-like text is matched as ordinary characters.
+_ISSUED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """One issued stand-in token, read as a single unit by the wildcard matcher."""
+
+    token: str
+
+
+def opaque_units(units: Sequence[object]) -> list[object] | None:
+    """``units`` (characters and wildcard atoms) with each issued token's characters
+    grouped into one :class:`Opaque`; None when there is none (the common case)."""
+    if not _ISSUED:
+        return None
+    text = "".join(u if isinstance(u, str) and len(u) == 1 else "\x00" for u in units)
+    spans = [m.span() for m in TOKEN.finditer(text) if m.group(0) in _ISSUED]
+    if not spans:
+        return None
+    out: list[object] = []
+    position = 0
+    for start, end in spans:
+        out.extend(units[position:start])
+        out.append(Opaque(text[start:end]))
+        position = end
+    out.extend(units[position:])
+    return out
 
 
 @dataclass(frozen=True)
@@ -61,6 +93,7 @@ class Symbols:
         digest = hashlib.sha256(salted).hexdigest()[:10]
         token = f"#{slug}.{digest}#"
         self._by_token.setdefault(token, value)
+        _ISSUED.add(token)
         return token
 
     def dynamic_references(self, text: str) -> str:
