@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -386,6 +387,9 @@ def render_sarif(run: Run) -> dict[str, Any]:
     )
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def run_check_template(args: argparse.Namespace, place: Place) -> int:
     """The check-template command: see the module docstring for the exit codes."""
     run = collect(args, place)
@@ -405,5 +409,15 @@ def run_check_template(args: argparse.Namespace, place: Place) -> int:
         "sarif": lambda: json.dumps(render_sarif(run), indent=2),
         "text": lambda: render_text(run, args.stack_name),
     }
-    print(printers[args.format]())
+    print(printable(printers[args.format]()))
     return run.exit_code
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate shown as U+FFFD.
+
+    Why: Python reads a file name that is not UTF-8 with lone surrogates (PEP 383) and a
+    JSON template can spell one (an escaped ``\\ud800``); a UTF-8 stdout refuses to
+    encode them, and the report must print, not end in a traceback.
+    """
+    return LONE_SURROGATE.sub("\ufffd", text)

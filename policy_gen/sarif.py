@@ -11,9 +11,11 @@ when lines move.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote_from_bytes
 
 from policy_gen import __version__
 from policy_gen.validate import Finding
@@ -262,14 +264,20 @@ def _default_level(code: str) -> str:
 
 def artifact_uri(path: str) -> str:
     """A relative path stays relative (code scanning resolves it against the checkout);
-    an absolute one under the working directory is made relative, else a file URI."""
+    an absolute one under the working directory is made relative, else a file URI.
+
+    ``artifactLocation.uri`` is a URI reference (SARIF 2.1.0, section 3.10.2, RFC 3986):
+    a space, ``#``, ``%`` or ``?`` in a file name is percent-encoded, and so is every byte
+    of a name that is not UTF-8 (kept by the file system as it is), so the reference
+    names the file that was checked and the log stays valid UTF-8.
+    """
     file = Path(path)
-    if not file.is_absolute():
-        return file.as_posix()
-    try:
-        return file.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return file.as_uri()
+    if file.is_absolute():
+        try:
+            file = file.relative_to(Path.cwd())
+        except ValueError:
+            return file.as_uri()
+    return quote_from_bytes(os.fsencode(file.as_posix()), safe="/")
 
 
 def sarif_result(
@@ -305,7 +313,7 @@ def sarif_result(
         result["locations"] = [location]
     key = "|".join([finding.code, resource or "", finding.statement or "", finding.message])
     result["partialFingerprints"] = {
-        "policyGenFinding/v1": hashlib.sha256(key.encode("utf-8")).hexdigest()
+        "policyGenFinding/v1": hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     }
     if suppression is not None:
         kind, justification = suppression
