@@ -181,6 +181,9 @@ def expand_paths(arguments: Sequence[str]) -> Expansion:
                     f"directory {path!r} holds no *.yaml, *.yml, *.json or *.template file "
                     "(in a cdk.out, no *.template.json): expected a directory with templates"
                 )
+    # A directory named twice, or inside another one named, is walked again: its skipped
+    # entries are still one line each, as its candidates are.
+    expansion.skipped[:] = dict.fromkeys(expansion.skipped)
     return expansion
 
 
