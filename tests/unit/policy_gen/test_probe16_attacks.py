@@ -3,11 +3,27 @@ make a broken key policy pass, a false error, or a crash, before its fix."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from policy_gen.actions import pattern_atoms, wildcard_match
+from policy_gen.sarif import artifact_uri
 
 from .test_check_template_resolve import FUNCTION, arn, codes, group, key_with, template
+from .test_cli import run
+from .test_sarif import sarif_of
+
+ROOT = Path(__file__).resolve().parents[3]
+UNENCRYPTED = """Resources:
+  G:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /app/x}
+"""
 
 
 def like(*patterns: str) -> str:
@@ -40,3 +56,55 @@ def test_token_like_text_that_was_never_issued_is_matched_as_characters() -> Non
     name = "#Ref-X.0123456789#"
     assert wildcard_match(pattern_atoms("#*"), name)
     assert wildcard_match(pattern_atoms("?" * len(name)), name)
+
+
+# --- output: names and text a UTF-8 stdout or a SARIF consumer cannot take as they are --
+
+
+def test_sarif_artifact_uris_are_percent_encoded_uri_references() -> None:
+    assert artifact_uri("my templates/a #1%.yaml") == "my%20templates/a%20%231%25.yaml"
+    assert artifact_uri(os.fsdecode(b"t/n\xffm.yaml")) == "t/n%FFm.yaml"
+
+
+def test_a_file_name_that_is_not_utf8_prints_without_a_traceback(tmp_path: Path) -> None:
+    name = os.fsdecode(b"n\xffm.yaml")
+    (tmp_path / name).write_text(UNENCRYPTED)
+    strict = subprocess.run(
+        [sys.executable, "-m", "policy_gen", "check-template", "."],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"},
+    )
+    assert b"Traceback" not in strict.stderr, strict.stderr.decode(errors="replace")
+    assert strict.returncode == 1
+    assert "n\ufffdm.yaml" in strict.stdout.decode("utf-8")
+
+
+def test_sarif_of_a_template_spelling_a_lone_surrogate_is_valid(tmp_path: Path) -> None:
+    template = tmp_path / "t.json"
+    template.write_text(
+        '{"Resources": {"G\\ud800": {"Type": "AWS::Logs::LogGroup",'
+        ' "Properties": {"LogGroupName": "/a/b"}}}}'
+    )
+    result = run("check-template", "--format", "sarif", str(template))
+    assert "Traceback" not in result.stderr, result.stderr
+    log = sarif_of(result)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["LOGGROUP_UNENCRYPTED"]
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+def test_a_directory_named_twice_lists_each_skipped_entry_once(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(UNENCRYPTED)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "up").symlink_to("..")
+    result = run("check-template", "--format", "json", str(tmp_path), str(tmp_path))
+    report = json.loads(result.stdout)
+    assert report["skipped"] == [
+        {
+            "file": str(tmp_path / "sub" / "up"),
+            "reason": "symbolic link to a directory: not followed",
+        }
+    ]
