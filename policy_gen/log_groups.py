@@ -90,11 +90,37 @@ class LogGroupInventory:
         name = self.resolver.resolve_text({"Ref": logical_id})
         text = name if isinstance(name, str) else str(name)
         self.names[logical_id] = text
-        linked = False
-        for branch in kms_key_branches(properties.get("KmsKeyId"), self.resolver):
-            linked = self._branch(logical_id, resource, text, branch) or linked
-        if linked:
-            self._name_notes(logical_id, text, "LogGroupName" in properties)
+        for each in self._name_configurations(properties.get("LogGroupName")) or [text]:
+            linked = False
+            for branch in kms_key_branches(properties.get("KmsKeyId"), self.resolver):
+                linked = self._branch(logical_id, resource, each, branch) or linked
+            if linked:
+                self._name_notes(logical_id, each, "LogGroupName" in properties)
+        # Each name configuration meets the same KmsKeyId findings: report them once.
+        unique: list[tuple[str, Finding]] = []
+        for entry in self.findings:
+            if entry not in unique:
+                unique.append(entry)
+        self.findings[:] = unique
+
+    def _name_configurations(self, value: Any) -> list[str]:
+        """The names of ``LogGroupName: !If [Cond, a, b]`` when ``Cond`` cannot be decided:
+        the group has one of them in each configuration, so the key policy must cover
+        both (CloudFormation template reference, condition functions, Fn::If). Empty for
+        any other value (also when a branch is AWS::NoValue: CloudFormation then names it)."""
+        if not (isinstance(value, Mapping) and set(value) == {"Fn::If"}):
+            return []
+        argument = value["Fn::If"]
+        if not (isinstance(argument, list) and len(argument) == 3):
+            return []
+        if self.resolver.decide(argument[0]) is not None:
+            return []
+        if any(branch == {"Ref": "AWS::NoValue"} for branch in argument[1:]):
+            return []
+        texts = [self.resolver.resolve_text(branch) for branch in argument[1:]]
+        if not all(isinstance(text, str) for text in texts):
+            return []
+        return list(dict.fromkeys(str(text) for text in texts))
 
     def _branch(
         self, logical_id: str, resource: Mapping[str, Any], name: str, branch: Branch
@@ -133,7 +159,8 @@ class LogGroupInventory:
                     f"!GetAtt {link.key}.Arn",
                 )
             if not any(
-                g.logical_id == logical_id and g.key_logical_id == link.key for g in self.encrypted
+                (g.logical_id, g.key_logical_id, g.name) == (logical_id, link.key, name)
+                for g in self.encrypted
             ):
                 self.encrypted.append(
                     EncryptedLogGroup(

@@ -108,3 +108,29 @@ def test_a_directory_named_twice_lists_each_skipped_entry_once(tmp_path: Path) -
             "reason": "symbolic link to a directory: not followed",
         }
     ]
+
+
+# --- a log group whose name depends on a condition this check cannot decide -----------
+
+UNDECIDED = "Parameters:\n  P: {Type: String}\nConditions:\n  C: !Equals [!Ref P, a]\n"
+
+
+def test_a_conditional_name_covered_in_both_configurations_passes() -> None:
+    text = template(
+        key_with(arn("/app/x"), arn("/app/y")), group("!If [C, /app/x, /app/y]"), header=UNDECIDED
+    )
+    assert codes(text) == []
+
+
+def test_a_conditional_name_covered_in_one_configuration_is_denied() -> None:
+    text = template(key_with(arn("/app/x")), group("!If [C, /app/x, /app/y]"), header=UNDECIDED)
+    assert codes(text) == [("LOGS_DENIED", "error", "Key")]
+
+
+def test_a_conditional_name_reports_its_key_finding_once() -> None:
+    text = template(
+        key_with(arn("/app/x"), arn("/app/y")),
+        group("!If [C, /app/x, /app/y]", "!Ref Key"),
+        header=UNDECIDED,
+    )
+    assert codes(text) == [("KMSKEYID_NOT_ARN", "error", "Group")]
