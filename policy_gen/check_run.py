@@ -387,7 +387,10 @@ def render_sarif(run: Run) -> dict[str, Any]:
     )
 
 
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# What a report must not write as it is: a lone surrogate (a UTF-8 stdout cannot encode it)
+# and control characters other than newline and tab (a template's text could move the
+# cursor, recolour or erase what the terminal shows: an escape-sequence injection).
+UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def run_check_template(args: argparse.Namespace, place: Place) -> int:
@@ -414,10 +417,15 @@ def run_check_template(args: argparse.Namespace, place: Place) -> int:
 
 
 def printable(text: str) -> str:
-    """``text`` with each lone surrogate shown as U+FFFD.
+    """``text`` with each lone surrogate shown as U+FFFD and each control character other
+    than newline and tab as ``\\xNN``.
 
     Why: Python reads a file name that is not UTF-8 with lone surrogates (PEP 383) and a
     JSON template can spell one (an escaped ``\\ud800``); a UTF-8 stdout refuses to
-    encode them, and the report must print, not end in a traceback.
+    encode them, and the report must print, not end in a traceback. A template is
+    untrusted input: text it supplies (a suppression's reason, a name) must not reach
+    the terminal as escape sequences.
     """
-    return LONE_SURROGATE.sub("\ufffd", text)
+    return UNPRINTABLE.sub(
+        lambda m: "\ufffd" if m.group(0) >= "\ud800" else f"\\x{ord(m.group(0)):02x}", text
+    )

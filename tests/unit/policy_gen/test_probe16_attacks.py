@@ -134,3 +134,19 @@ def test_a_conditional_name_reports_its_key_finding_once() -> None:
         header=UNDECIDED,
     )
     assert codes(text) == [("KMSKEYID_NOT_ARN", "error", "Group")]
+
+
+def test_text_a_template_supplies_cannot_send_terminal_escapes(tmp_path: Path) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        UNENCRYPTED.replace(
+            "    Properties:",
+            "    Metadata:\n      policy-gen:\n        suppress:\n"
+            '          - {code: LOGGROUP_UNENCRYPTED, reason: "ok\\e[2J\\rgone"}\n'
+            "    Properties:",
+        )
+    )
+    result = run("check-template", str(template))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert "(reason: ok\\x1b[2J gone)" in result.stdout  # a reason's whitespace is one space
