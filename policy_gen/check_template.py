@@ -22,6 +22,7 @@ from policy_gen.log_groups import (
 )
 from policy_gen.partitions import Partition, check_log_group_name, root_arn
 from policy_gen.rules import refused_assertions
+from policy_gen.stand_in_limits import stand_in_findings
 from policy_gen.symbols import Symbols
 from policy_gen.template import (
     EncryptedLogGroup,
@@ -389,6 +390,7 @@ def _check_key(
     )
     target = dataclasses.replace(target, topics=publishing)
     checked = validate(policy, target)
+    checked.findings.extend(stand_in_findings(policy, names, resolver.has_unknowns, show))
     checked.findings[:] = [
         dataclasses.replace(finding, message=show(finding.message)) for finding in checked.findings
     ]

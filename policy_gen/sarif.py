@@ -125,6 +125,12 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "The KeyPolicy comes from a parameter without value or a deploy-time value. Pass it "
         "with --parameter-overrides to have it proven.",
     ),
+    "STAND_IN_UNDECIDED": (
+        "A Deny or negated condition may apply to a name known only at deploy",
+        "A stand-in proves an Allow for every real value, but a Deny (or ArnNotLike, "
+        "StringNotEquals...) on the log-group ARN may match the deployed name while missing "
+        "the stand-in. Pass the values the name is built from with --parameter-overrides.",
+    ),
     "KEY_OUTSIDE_TEMPLATE": (
         "A log group uses a key defined outside the template (not checked)",
         "A note: the key's policy is not in this template. Check it with policy_gen validate "
@@ -241,6 +247,7 @@ _WARNINGS: Final = frozenset(
         "DELIVERY_DESTINATION_UNCHECKED",
         "LOGGROUP_ENCRYPTION_CONDITIONAL",
         "KEY_POLICY_UNKNOWN",
+        "STAND_IN_UNDECIDED",
     }
 )
 _NOTES: Final = frozenset(
