@@ -165,7 +165,9 @@ def find_config(start: Path) -> Path | None:
     directory = start.resolve()
     while True:
         own = directory / CONFIG_FILE
-        if own.is_file():
+        # Anything of that name, not only a regular file: a directory, FIFO or dangling
+        # link called .policy-gen.toml is refused when read (one line), never skipped.
+        if own.exists() or own.is_symlink():
             return own
         pyproject = directory / PYPROJECT
         if pyproject.is_file() and _has_tool_table(pyproject):

@@ -172,3 +172,16 @@ def test_hostile_config_files_are_refused_by_the_bounded_reader(tmp_path: Path) 
         settings(root, config=str(root / "binary.toml"))
     with pytest.raises(UserError, match="exclude each other"):
         settings(root, config=str(huge), no_config=True)
+
+
+def test_a_config_name_that_is_no_regular_file_is_refused_not_skipped(tmp_path: Path) -> None:
+    """A directory (or dangling link) named .policy-gen.toml would otherwise be passed
+    over in silence, and a parent's or no config would apply instead."""
+    root = repo(tmp_path)
+    (root / ".policy-gen.toml").mkdir()
+    with pytest.raises(UserError, match=r"\.policy-gen\.toml"):
+        settings(root)
+    (root / ".policy-gen.toml").rmdir()
+    (root / ".policy-gen.toml").symlink_to(root / "missing.toml")
+    with pytest.raises(UserError, match=r"\.policy-gen\.toml"):
+        settings(root)
