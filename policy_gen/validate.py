@@ -16,7 +16,8 @@ ones written in an unusual shape. The requests are:
   (``PUBLIC``);
 * each publisher of an encrypted SNS topic (CloudWatch alarms) encrypting for that
   topic — must be allowed (``TOPIC_PUBLISHER_DENIED``); for another account's topic of
-  the same name — warned about (``TOPIC_PUBLISHER_UNSCOPED``).
+  the same name, or any other account's topic the policy's topic conditions admit —
+  warned about (``TOPIC_PUBLISHER_UNSCOPED``).
 
 Logs' requests are modelled with the encryption context Logs documents
 (``aws:logs:arn``) and nothing else: Logs does not document sending
@@ -28,12 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from policy_gen.actions import expand_action_pattern
+from policy_gen.arn_wildcards import fill_wildcards, foreign_account_like, glob_match, has_wildcard
 from policy_gen.evaluate import (
     Policy,
     Request,
@@ -56,7 +57,7 @@ from policy_gen.partitions import (
     logs_principal,
     root_arn,
 )
-from policy_gen.publishers import publisher_named, sns_context, topic_arn
+from policy_gen.publishers import SNS_CONTEXT_KEY, publisher_named, sns_context, topic_arn
 from policy_gen.render import ENCRYPTION_CONTEXT_KEY
 
 # "note": what a check could not decide or see, and why; never fails a run.
@@ -382,22 +383,36 @@ def _check_topic_publishers(policy: Policy, target: Target, report: Report) -> N
                 )
             )
             continue
-        foreign = topic_arn(target.partition, target.region, target.outsider_account(), name)
         purpose = f"{service} for another account's topic"
         action = publisher.required[0]
-        simulation = _simulate(
-            report, policy, target, purpose, principal, action, sns_context(foreign), "Either"
-        )
-        if simulation.result.decision == "Allow":
-            report.findings.append(
-                Finding(
-                    "TOPIC_PUBLISHER_UNSCOPED",
-                    "warning",
-                    f"{principal} may use the key for {foreign}, a topic of another account: "
-                    "limit it to our topics with kms:EncryptionContext:aws:sns:topicArn",
-                    _first(simulation.result.matched),
-                )
+        for foreign in _foreign_topic_arns(policy, target, name):
+            simulation = _simulate(
+                report, policy, target, purpose, principal, action, sns_context(foreign), "Either"
             )
+            if simulation.result.decision == "Allow":
+                report.findings.append(
+                    Finding(
+                        "TOPIC_PUBLISHER_UNSCOPED",
+                        "warning",
+                        f"{principal} may use the key for {foreign}, a topic of another "
+                        "account: limit it to our topics with "
+                        "kms:EncryptionContext:aws:sns:topicArn",
+                        _first(simulation.result.matched),
+                    )
+                )
+                break
+
+
+def _foreign_topic_arns(policy: Policy, target: Target, name: str) -> list[str]:
+    """Other accounts' topics to try: ``name`` in an outsider account, then every topic
+    ARN the policy's own topic conditions admit outside our account (a listed or
+    wildcarded foreign ARN beside ours is as unscoped as no condition at all)."""
+    arns = [topic_arn(target.partition, target.region, target.outsider_account(), name)]
+    for pattern in condition_candidate_values(policy, SNS_CONTEXT_KEY):
+        for arn in instantiate_arn(pattern, target, prefer_foreign=True):
+            if _arn_account(arn) != target.account and arn not in arns:
+                arns.append(arn)
+    return arns
 
 
 def _check_cross_account(policy: Policy, target: Target, report: Report) -> None:
@@ -591,7 +606,7 @@ def _attacker_contexts(
     for key in keys:
         values: list[tuple[str, ...] | None] = [None]
         for value in condition_candidate_values(policy, key)[:MAX_VALUES_PER_KEY]:
-            values.append((_fill_wildcards(value),))
+            values.append((fill_wildcards(value),))
         choices.append(values)
     for combination in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
         yield {
@@ -687,31 +702,11 @@ def _unmentioned_accounts(policy: Policy, target: Target) -> tuple[str, ...]:
     return free or OUTSIDER_ACCOUNTS
 
 
-def _foreign_account_like(pattern: str, target: Target) -> str | None:
-    """A 12-digit account other than ours that an account pattern with wildcards admits.
-
-    ``?``/``*`` in the account component admit our account and its near neighbours
-    alike (``11112222333?``): try the outsider, then our account with one digit changed.
-    """
-    candidates = [target.outsider_account()]
-    for i, digit in enumerate(target.account):
-        candidates.extend(
-            target.account[:i] + other + target.account[i + 1 :]
-            for other in "0123456789"
-            if other != digit
-        )
-    return next((a for a in candidates if _glob_match(pattern, a)), None)
-
-
 def _is_log_group_arn(arn: str) -> bool:
     """Whether ``arn`` names a log group Logs could really send (a valid name)."""
     resource = arn.split(":", 5)[-1]
     name = resource.removeprefix("log-group:")
     return resource.startswith("log-group:") and LOG_GROUP_PATTERN.fullmatch(name) is not None
-
-
-def _fill_wildcards(pattern: str) -> str:
-    return pattern.replace("*", "x").replace("?", "x")
 
 
 def _arn_account(arn: str) -> str:
@@ -731,21 +726,23 @@ def instantiate_arn(pattern: str, target: Target, *, prefer_foreign: bool) -> li
         return []
     account_pattern = parts[4]
     foreign = (
-        _foreign_account_like(account_pattern, target) if _has_wildcard(account_pattern) else None
+        foreign_account_like(account_pattern, target.account, [target.outsider_account()])
+        if has_wildcard(account_pattern)
+        else None
     )
     accounts = [foreign or target.outsider_account(), target.account]
     if not prefer_foreign:
         accounts.reverse()
     filled: list[str] = []
     for account in accounts:
-        if _glob_match(account_pattern, account):
-            region = parts[3] if not _has_wildcard(parts[3]) else target.region
-            partition = parts[1] if not _has_wildcard(parts[1]) else target.partition.name
+        if glob_match(account_pattern, account):
+            region = parts[3] if not has_wildcard(parts[3]) else target.region
+            partition = parts[1] if not has_wildcard(parts[1]) else target.partition.name
             resource = parts[5].replace("*", "lookalike").replace("?", "x")
-            arn = ":".join(["arn", partition, _fill_wildcards(parts[2]), region, account, resource])
+            arn = ":".join(["arn", partition, fill_wildcards(parts[2]), region, account, resource])
             if arn not in filled:
                 filled.append(arn)
-    if not _has_wildcard(account_pattern) and not filled:
+    if not has_wildcard(account_pattern) and not filled:
         filled.append(":".join([*parts[:5], parts[5].replace("*", "lookalike")]))
     return filled
 
@@ -753,17 +750,6 @@ def instantiate_arn(pattern: str, target: Target, *, prefer_foreign: bool) -> li
 def _names_a_kms_action(pattern: str) -> bool:
     """True when an Action entry (exact or wildcard) covers at least one KMS action."""
     return bool(expand_action_pattern(pattern))
-
-
-def _has_wildcard(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
-def _glob_match(pattern: str, text: str) -> bool:
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
 
 
 # Every check in report order, and whether it applies to a key that serves no log

@@ -138,6 +138,29 @@ def test_unconditioned_grant_is_a_warning() -> None:
     assert [f.code for f in report.findings] == ["TOPIC_PUBLISHER_UNSCOPED"]
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {SNS_CONTEXT_KEY: [ARN, f"arn:aws:sns:{REGION}:210987654321:theirs"]}},
+        {"ArnLike": {SNS_CONTEXT_KEY: [ARN, f"arn:aws:sns:{REGION}:44445555666*:theirs"]}},
+    ],
+    ids=["listed-foreign-topic", "foreign-account-pattern"],
+)
+def test_grant_naming_another_accounts_topic_beside_ours_is_a_warning(
+    condition: dict[str, object],
+) -> None:
+    # Probe: our topic stays allowed, so only a foreign-topic simulation can see this; the
+    # stand-in outsider with our topic's name is not what the condition admits.
+    document = json.loads(policy())
+    document["Statement"][-1]["Condition"] = condition
+    target = dataclasses.replace(
+        Target.checked(AWS, REGION, ACCOUNT, ["/s/fn"]), topics=((TOPIC, "cloudwatch"),)
+    )
+    report = validate(document, target)
+    assert [f.code for f in report.findings] == ["TOPIC_PUBLISHER_UNSCOPED"]
+    assert "theirs" in report.findings[0].message
+
+
 def test_wildcard_principal_is_public_not_a_publisher_grant() -> None:
     document = json.loads(policy())
     document["Statement"][-1]["Principal"] = "*"

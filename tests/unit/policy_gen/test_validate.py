@@ -90,6 +90,22 @@ def test_condition_naming_another_account_is_cross_account() -> None:
     assert any("444455556666" in m for m in messages)
 
 
+@pytest.mark.parametrize("account_pattern", ["44445555666*", "4444555?6666", "4*6"])
+def test_account_wildcard_far_from_ours_and_the_stand_ins_is_cross_account(
+    account_pattern: str,
+) -> None:
+    # Probe: these patterns admit neither our account, nor a one-digit neighbour of it, nor
+    # the first stand-in outsider; they still let other accounts' log groups use the key.
+    policy = good()
+    statement = logs_statement(policy)
+    arns = statement["Condition"].pop("ArnEquals")[ENCRYPTION_CONTEXT_KEY]
+    arns.append(f"arn:aws:logs:{REGION}:{account_pattern}:log-group:/stack/function")
+    statement["Condition"]["ArnLike"] = {ENCRYPTION_CONTEXT_KEY: arns}
+    report = validate(policy, target())
+    assert codes(report).get("CROSS_ACCOUNT") == "error"
+    assert not report.valid
+
+
 def test_explicit_deny_on_logs_is_reported_with_the_statement() -> None:
     policy = good()
     policy["Statement"].append(
