@@ -80,6 +80,9 @@ def test_dev_stays_cheap_and_deletable(template: dict[str, Any]) -> None:
         ({"RetainLogs": "Delete"}, "RetainLogs=Retain"),
         ({"AlarmEmail": ""}, "notify someone"),
         ({"EnableWaf": "false"}, "web ACL"),
+        # Probe: WAF.11 passes in the table only because samconfig sets it; a prod deploy
+        # that turns logging off was accepted.
+        ({"EnableWafLogging": "false"}, "EnableWafLogging=true"),
     ],
 )
 def test_prod_without_a_control_is_refused(
@@ -89,6 +92,19 @@ def test_prod_without_a_control_is_refused(
     refused = refused_assertions(template, resolver_for(template, values))
     assert [a.rule for a in refused] == ["ProdMeetsSecurityControls"]
     assert refusal in refused[0].description
+
+
+def test_prod_with_an_existing_web_acl_leaves_its_logging_to_its_owner(
+    template: dict[str, Any],
+) -> None:
+    acl = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/theirs/abc"
+    values = {
+        **environment("prod"),
+        "EnableWaf": "false",
+        "EnableWafLogging": "false",
+        "ExistingWebAclArn": acl,
+    }
+    assert refused_assertions(template, resolver_for(template, values)) == []
 
 
 def test_prod_accepts_a_topic_of_ones_own_instead_of_an_email(template: dict[str, Any]) -> None:
