@@ -112,6 +112,29 @@ def test_iam_mode_resource_policy_names_the_account_and_opens_only_get_health() 
         assert not anonymous_allowed(body, "dev", method, path), (method, path)
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("HEAD", "/health"),
+        ("OPTIONS", "/health"),
+        ("POST", "/health"),
+        ("GET", "/healthz"),
+        ("GET", "/health/x"),
+        ("GET", "/health/../echo"),
+        ("GET", "/health%2F..%2Fecho"),
+        ("GET", "/echo"),
+    ],
+)
+def test_the_anonymous_statement_admits_no_look_alike_of_get_health(method: str, path: str) -> None:
+    # Probe: the anonymous statement's execute-api resource is exact (no wildcard), and
+    # the stage is the deployed one: prod's statement does not open dev's GET /health.
+    body = rest_api_body(translated(AuthMode="AWS_IAM", EnvironmentSuffix="prod"))
+    assert anonymous_allowed(body, "prod", "GET", "/health")
+    assert not anonymous_allowed(body, "dev", "GET", "/health")
+    assert not anonymous_allowed(body, "prod", method, path)
+    assert unauthenticated_status(body, "prod", method, path) == 403
+
+
 def test_health_sources_narrow_with_the_parameter() -> None:
     body = rest_api_body(
         translated(AuthMode="AWS_IAM", HealthCheckSourceCidrs="10.0.0.0/8,192.0.2.0/24")
