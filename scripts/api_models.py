@@ -22,7 +22,10 @@ with, ``src/handler/schemas/NAME.json`` (one source):
   scripts/body_schemas.py accepts: ``exclusiveMinimum``/``exclusiveMaximum`` become a
   bound plus draft 4's boolean; an empty ``required`` is dropped (draft 4 wants at least
   one name); ``$comment`` and ``examples`` (no draft 4 keyword) are dropped; ``$schema``
-  becomes draft 4's. Anything else without a draft 4 equivalent is an error naming the
+  becomes draft 4's; ``integer`` becomes ``number`` with ``multipleOf: 1``, because draft 4's
+  ``integer`` is "a JSON number without a fraction or exponent part" (draft 4 core, section
+  3.5) while 2020-12's is any number with a zero fractional part: the function accepts
+  ``3.0`` and ``1e2`` for an integer, and the gateway must not refuse them. Anything else without a draft 4 equivalent is an error naming the
   file and JSON pointer, never a rule silently skipped.
 
 What the gateway cannot check, the function still does (local runs, defence in depth):
@@ -118,6 +121,9 @@ def to_draft4(node: Mapping[str, Any], pointer: str, where: str) -> dict[str, An
                 f"{where} at {pointer or '/'}: {key!r} has no JSON Schema draft 4 equivalent "
                 "(API Gateway models are draft 4)"
             )
+    if out.get("type") == "integer":
+        out["type"] = "number"
+        out["multipleOf"] = 1
     return out
 
 

@@ -477,6 +477,10 @@ def test_the_gateway_model_agrees_with_the_function(example: Example) -> None:
     bodies: list[object] = [VALID, {"name": "pen", "quantity": 3}, [], None, "x", 3]
     bodies += [changed(change) for what, change, _, _ in INVALID if what != "lone surrogate"]
     bodies.append(changed(_set("dimensions.width_cm", 0)))  # the exclusive bound itself
+    # Probe: integers written as 3.0 or 1e2 pass the function (2020-12); a draft 4
+    # "integer" refused them at the gateway.
+    bodies += [{**VALID, "quantity": 3.0}, {**VALID, "quantity": 1e2}]
+    bodies.append(changed(_set("parts.0.count", 2.0)))
     responses = example.call([items_event(body) for body in bodies])
     for body, response in zip(bodies, responses, strict=True):
         assert (response["statusCode"] == 200) == gateway.is_valid(body), (body, response)

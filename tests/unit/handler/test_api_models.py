@@ -57,6 +57,7 @@ def test_draft_2020_keywords_become_draft_4() -> None:
         "properties": {
             "n": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 10},
             "s": {"type": "string", "maxLength": 3, "examples": ["abc"]},
+            "i": {"type": "integer", "minimum": 1, "maximum": 9},
         },
         "required": [],
         "additionalProperties": False,
@@ -74,6 +75,8 @@ def test_draft_2020_keywords_become_draft_4() -> None:
                 "exclusiveMaximum": True,
             },
             "s": {"type": "string", "maxLength": 3},
+            # 2020-12's integer admits 3.0 and 1e2, draft 4's does not.
+            "i": {"type": "number", "minimum": 1, "maximum": 9, "multipleOf": 1},
         },
         "additionalProperties": False,
     }
