@@ -16,6 +16,8 @@ validator code now rather than compile it in the function at cold start:
 * every string node also gets a ``format`` that refuses lone surrogates (legal ``\\ud800``
   escapes in JSON text that are not Unicode characters); the schema file does not say it,
   the function enforces it for every string;
+* every ``pattern`` is compiled with its ECMA-262 meaning (:func:`python_pattern`), the
+  dialect of JSON Schema and of the gateway's model, not Python's Unicode-aware one;
 * fastjsonschema's output is renamed (several validators share one module), its
   exception import replaced by a small class of the module's own, and each raise reduced
   to the rule that failed (the message fastjsonschema builds can quote the value, and
@@ -151,6 +153,7 @@ def check_node(node: object, pointer: str, where: str) -> None:
                 raise SchemaError(f"{at}: 'pattern' must be a string")
             try:
                 re.compile(node["pattern"])
+                re.compile(python_pattern(node["pattern"], at))
             except re.error as error:
                 raise SchemaError(f"{at}: 'pattern' is not a valid regex ({error})") from None
     elif kind in ("integer", "number"):
@@ -227,6 +230,59 @@ def nodes(document: Mapping[str, Any], pointer: str = "") -> Iterator[tuple[str,
         yield from nodes(document["items"], f"{pointer}/items")
 
 
+# ECMA-262's WhiteSpace and LineTerminator (ECMA-262, "WhiteSpace", "LineTerminators";
+# Unicode category Zs): what ``\s`` matches in the dialect JSON Schema patterns use.
+ECMA_SPACE: Final = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# ECMA-262's ``.``: any character but a LineTerminator.
+ECMA_DOT: Final = "[^\n\r\u2028\u2029]"
+
+
+def python_pattern(pattern: str, at: str = "pattern") -> str:
+    r"""``pattern`` with its ECMA-262 meaning, as Python's ``re`` reads it.
+
+    JSON Schema patterns are ECMA-262 regular expressions (JSON Schema Validation draft
+    04, section 5.2.3; 2020-12 keeps the dialect), and API Gateway checks the model with
+    them; Python's ``re`` on ``str`` is Unicode-aware: its ``\d`` takes Arabic-Indic and
+    full-width digits, ``\w`` accented letters, ``.`` a carriage return, so the function
+    would accept what the gateway refuses. ASCII mode (``(?a)``) gives ``\d``, ``\w``,
+    ``\b`` and their negations ECMA's sets; ``\s``/``\S`` and ``.`` are spelled out.
+    ``\S`` inside a character class has no spelling here: refused.
+    """
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            escape = pattern[index : index + 2]
+            index += 2
+            if escape == "\\s":
+                out.append(ECMA_SPACE if in_class else f"[{ECMA_SPACE}]")
+            elif escape == "\\S" and in_class:
+                raise SchemaError(f"{at}: '\\S' inside a character class is not supported")
+            elif escape == "\\S":
+                out.append(f"[^{ECMA_SPACE}]")
+            else:
+                out.append(escape)
+            continue
+        if in_class and char == "]":
+            in_class = False
+        elif not in_class and char == "[":
+            in_class = True
+            if pattern.startswith(("[]", "[^]"), index):
+                # ECMA: an empty class (nothing, or anything); Python: a literal ']'.
+                raise SchemaError(
+                    f"{at}: '[]' and '[^]' mean different things in ECMA-262 and Python"
+                )
+        elif not in_class and char == ".":
+            out.append(ECMA_DOT)
+            index += 1
+            continue
+        out.append(char)
+        index += 1
+    return "(?a)" + "".join(out)
+
+
 def compiled_form(node: Mapping[str, Any]) -> dict[str, Any]:
     """The node as the validator checks it: no annotations, strings refuse lone surrogates."""
     form: dict[str, Any] = {}
@@ -237,6 +293,8 @@ def compiled_form(node: Mapping[str, Any]) -> dict[str, Any]:
             form[key] = {name: compiled_form(child) for name, child in value.items()}
         elif key == "items":
             form[key] = compiled_form(value)
+        elif key == "pattern":
+            form[key] = python_pattern(value)
         else:
             form[key] = value
     if form["type"] == "string":
@@ -442,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         regenerate="make generate",
         detail=f" ({', '.join(generated.schemas) or 'no schemas'})",
     )
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,7 @@ carries what it needs), so neither adds to the cold start.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from .conftest import BASE_ENV, HANDLER_DIR, REPO_ROOT
 
 GENERATOR = REPO_ROOT / "scripts" / "body_schemas.py"
 GENERATED = HANDLER_DIR / "body_validators.py"
+OUTPUT = "body_validators.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -136,3 +138,85 @@ def test_the_function_imports_neither_fastjsonschema_nor_pydantic() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+# Probe: JSON Schema patterns are ECMA-262 (what API Gateway's model checks); Python's re is
+# Unicode-aware, so the function took Arabic-Indic digits for \d, accented letters for \w,
+# a carriage return for '.', a no-break space for \S: bodies the gateway refuses.
+PATTERN_CASES: list[tuple[str, list[str]]] = [
+    ("^\\d{2,4}$", ["12", "\u0663\u0664", "\uff11\uff12", "1"]),
+    ("^\\w+$", ["ab_1", "\u00e9", "\uff41", "a-b"]),
+    ("^\\s*x$", [" x", "\u00a0x", "\x1cx", "\u2028x", "\u0085x", "\tx"]),
+    ("^\\S+$", ["ab", "\u00a0", "\x1c", "\u0085", "a b"]),
+    ("^a.b$", ["a-b", "a\rb", "a\u2028b", "a\nb", "a\u0085b"]),
+    ("^[\\s-]+$", ["- ", "\u00a0", "\x1c"]),
+    ("\\bcat\\b", ["a cat", "\u00e9cat", "cats"]),
+    ("^\\D+$", ["a", "\u0663", "1"]),
+    ("^[A-Z0-9-]+$", ["A-1", "A\n"]),
+]
+
+
+def _ecma_test(cases: list[list[str]]) -> list[bool]:
+    """Each [pattern, text] through JavaScript's RegExp (ECMA-262), the real dialect."""
+    script = (
+        "const c = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(c.map(([p, v]) => new RegExp(p, 'u').test(v))));"
+    )
+    result = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [bool(x) for x in json.loads(result.stdout)]
+
+
+def test_patterns_mean_in_the_function_what_they_mean_at_the_gateway(tmp_path: Path) -> None:
+    properties = {
+        f"p{i}": {"type": "string", "maxLength": 64, "pattern": pattern}
+        for i, (pattern, _) in enumerate(PATTERN_CASES)
+    }
+    schema = {
+        "title": "Patterns",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    handler = _handler_with(tmp_path, "patterns", schema)
+    result = _run("--handler-dir", str(handler))
+    assert result.returncode == 0, result.stderr
+    spec = importlib.util.spec_from_file_location("probe_validators", handler / OUTPUT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    body_check = module.VALIDATORS["patterns"][""]
+
+    def function_accepts(name: str, text: str) -> bool:
+        try:
+            body_check({name: text})
+        except module.JsonSchemaValueException:
+            return False
+        return True
+
+    pairs = [(i, p, text) for i, (p, texts) in enumerate(PATTERN_CASES) for text in texts]
+    ecma = _ecma_test([[p, text] for _, p, text in pairs])
+    got = {(p, text): function_accepts(f"p{i}", text) for i, p, text in pairs}
+    assert got == dict(zip([(p, text) for _, p, text in pairs], ecma, strict=True))
+
+
+@pytest.mark.parametrize("pattern", ["^[\\S]+$", "^[]a]$", "^[^]$"])
+def test_patterns_without_one_meaning_in_both_dialects_are_refused(
+    tmp_path: Path, pattern: str
+) -> None:
+    schema = {
+        "title": "Thing",
+        "type": "object",
+        "properties": {"a": {"type": "string", "maxLength": 3, "pattern": pattern}},
+        "additionalProperties": False,
+    }
+    result = _run("--handler-dir", str(_handler_with(tmp_path, "thing", schema)))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith("body_schemas: schemas/thing.json")
+    assert "/properties/a" in result.stderr
