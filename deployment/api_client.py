@@ -19,6 +19,7 @@ Credentials never appear in a message or a log line of this module.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -26,6 +27,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sam_project.errors import UserError
 
@@ -34,6 +36,9 @@ TOKEN_ENV: Final = "SECURE_API_ID_TOKEN"  # noqa: S105 - the variable's name, no
 USERNAME_ENV: Final = "SECURE_API_USERNAME"
 PASSWORD_ENV: Final = "SECURE_API_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 MODES: Final = ("AWS_IAM", "COGNITO", "API_KEY_ONLY")
+# A JWT (RFC 7519, compact serialization): three base64url parts joined by dots. Anything
+# else in an HTTP header is refused by http.client with the value in its message.
+JWT_SHAPE: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 class SigV4RequestAuth(requests.auth.AuthBase):
@@ -79,8 +84,14 @@ def cognito_token(
     outputs: Mapping[str, str], env: Mapping[str, str], cognito: Any | None = None
 ) -> str:
     """The ID token the tester supplied, or one for the tester's user of the stack's pool."""
-    token = env.get(TOKEN_ENV)
+    token = (env.get(TOKEN_ENV) or "").strip()
     if token:
+        if not JWT_SHAPE.fullmatch(token):
+            # The value is a credential: its length, never its text.
+            raise UserError(
+                f"{TOKEN_ENV} is not an ID token ({len(token)} characters); expected a JWT, "
+                "three base64url parts joined by dots, as Cognito issues it"
+            )
         return token
     username, password = env.get(USERNAME_ENV), env.get(PASSWORD_ENV)
     if not (username and password):
@@ -93,16 +104,26 @@ def cognito_token(
             f"the stack trusts a user pool of its own choosing (CognitoUserPoolArn): set "
             f"{TOKEN_ENV} to an ID token of that pool"
         )
-    if cognito is None:
-        import boto3  # noqa: PLC0415 - only when a token must be fetched
+    try:
+        if cognito is None:
+            import boto3  # noqa: PLC0415 - only when a token must be fetched
 
-        cognito = boto3.client("cognito-idp")
-    answer = cognito.admin_initiate_auth(
-        UserPoolId=outputs["UserPoolId"],
-        ClientId=outputs["UserPoolClientId"],
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
-    )
+            cognito = boto3.client("cognito-idp")
+        answer = cognito.admin_initiate_auth(
+            UserPoolId=outputs["UserPoolId"],
+            ClientId=outputs["UserPoolClientId"],
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+    except ClientError as error:
+        # Cognito's own words (e.g. "Incorrect username or password."): they quote neither.
+        problem = error.response.get("Error", {})
+        raise UserError(
+            f"Cognito refused the sign-in of {USERNAME_ENV}/{PASSWORD_ENV}: "
+            f"{problem.get('Code') or 'error'}: {problem.get('Message') or 'no message'}"
+        ) from None
+    except BotoCoreError as error:  # no region, no credentials, no endpoint
+        raise UserError(f"cannot ask Cognito for an ID token: {error}") from None
     result = answer.get("AuthenticationResult") or {}
     if "IdToken" not in result:
         raise UserError(
@@ -133,11 +154,15 @@ def auth_for_stack(
         # The session's own (refreshable) credentials: each signature reads them afresh.
         return SigV4RequestAuth(credentials, region)
     if mode == "COGNITO":
-        return TokenAuth(
-            cognito_token(
-                outputs,
-                os.environ if env is None else env,
-                session.client("cognito-idp"),
-            )
-        )
+        values = os.environ if env is None else env
+        # The client only when a token must be fetched: a supplied token needs no region.
+        cognito = None if (values.get(TOKEN_ENV) or "").strip() else _cognito_client(session)
+        return TokenAuth(cognito_token(outputs, values, cognito))
     return None
+
+
+def _cognito_client(session: Any) -> Any:
+    try:
+        return session.client("cognito-idp")
+    except BotoCoreError as error:  # e.g. no region configured
+        raise UserError(f"cannot ask Cognito for an ID token: {error}") from None

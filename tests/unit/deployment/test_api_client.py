@@ -142,13 +142,84 @@ def test_the_stack_output_decides_how_to_authenticate() -> None:
     iam = auth_for_stack({"AuthMode": "AWS_IAM"}, session=_session(), env={})
     assert isinstance(iam, SigV4RequestAuth) and iam.region == "eu-west-1"
     assert "Signature=" in prepared(iam).headers["Authorization"]
-    cognito = auth_for_stack({"AuthMode": "COGNITO"}, session=_session(), env={TOKEN_ENV: "jwt"})
+    cognito = auth_for_stack({"AuthMode": "COGNITO"}, session=_session(), env={TOKEN_ENV: JWT})
     assert isinstance(cognito, TokenAuth)
-    assert prepared(cognito).headers["Authorization"] == "jwt"
+    assert prepared(cognito).headers["Authorization"] == JWT
     assert auth_for_stack({"AuthMode": "API_KEY_ONLY"}, session=_session(), env={}) is None
     assert auth_for_stack({}, session=_session(), env={}) is None  # a stack from before
     with pytest.raises(UserError, match="'BASIC'"):
         auth_for_stack({"AuthMode": "BASIC"}, session=_session(), env={})
+
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0ZXIifQ.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize("pasted", [f"{JWT}\n", f"  {JWT}\r\n", f"\t{JWT} "])
+def test_a_token_pasted_with_surrounding_whitespace_is_trimmed(pasted: str) -> None:
+    assert cognito_token({}, {TOKEN_ENV: pasted}) == JWT
+
+
+@pytest.mark.parametrize(
+    "token", [f"Bearer {JWT}", f"{JWT}\nX-Injected: 1", "secret-not-a-jwt", f"{JWT}é"]
+)
+def test_a_token_that_is_no_jwt_is_refused_without_its_value(token: str) -> None:
+    # Probe: such a value reached the Authorization header, and http.client refused it
+    # with "Invalid header value b'<the token>'": the credential in a traceback.
+    with pytest.raises(UserError) as refused:
+        auth_for_stack({"AuthMode": "COGNITO"}, session=_session(), env={TOKEN_ENV: token})
+    message = str(refused.value)
+    assert TOKEN_ENV in message and "\n" not in message
+    assert JWT not in message and "secret-not-a-jwt" not in message
+
+
+def test_cognito_refusing_the_sign_in_is_one_line_without_the_password() -> None:
+    """Against moto's Cognito: a wrong password is Cognito's NotAuthorizedException, and a
+    user of another pool is refused the same way; neither message quotes the password."""
+    with mock_aws():
+        cognito = boto3.client(
+            "cognito-idp",
+            region_name="eu-west-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+        pool_id = cognito.create_user_pool(PoolName="users")["UserPool"]["Id"]
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="api-client",
+            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        cognito.admin_create_user(UserPoolId=pool_id, Username="tester")
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username="tester", Password="Right-Pass-1!", Permanent=True
+        )
+        outputs = {"UserPoolId": pool_id, "UserPoolClientId": client}
+        for user, password in (("tester", "Wrong-Pass-9!"), ("nobody", "Other-Pass-8!")):
+            env = {USERNAME_ENV: user, PASSWORD_ENV: password}
+            with pytest.raises(UserError) as refused:
+                cognito_token(outputs, env, cognito)
+            message = str(refused.value)
+            assert "\n" not in message and password not in message
+            assert "Cognito refused the sign-in" in message
+
+
+def test_cognito_without_a_region_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Probe: the client was created even when a token was given, and without a region
+    # botocore's NoRegionError escaped as a traceback.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    assert session.region_name is None
+    token = auth_for_stack({"AuthMode": "COGNITO"}, session=session, env={TOKEN_ENV: JWT})
+    assert isinstance(token, TokenAuth)
+    env = {USERNAME_ENV: "tester", PASSWORD_ENV: "Some-Pass-1!"}
+    with pytest.raises(UserError, match="cannot ask Cognito for an ID token") as refused:
+        auth_for_stack(
+            {"AuthMode": "COGNITO", "UserPoolId": "p", "UserPoolClientId": "c"},
+            session=session,
+            env=env,
+        )
+    assert "Some-Pass-1!" not in str(refused.value)
 
 
 def test_cognito_without_credentials_says_what_to_set() -> None:
