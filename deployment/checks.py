@@ -46,6 +46,8 @@ from deployment.stack_spec import (
 from deployment.target import Target
 from deployment.template_values import TemplateValues, template_references
 from policy_gen.partitions import partition_for_region
+from policy_gen.rules import RefusedAssertion, refused_assertions
+from policy_gen.template import Resolver
 from policy_gen.validate import Target as PolicyTarget
 from policy_gen.validate import validate
 
@@ -65,16 +67,41 @@ def check_stack_status(target: Target) -> Outcome:
 
 def check_rendered_for_target(target: Target) -> Outcome:
     """What the template's Rules assert (moto does not evaluate Rules): the key
-    policy was rendered for the account and region the stack lives in."""
+    policy was rendered for the account and region the stack lives in, and every other
+    assertion holds for the stack's parameters (prod's authorization, retention,
+    deletion, alarm target and web ACL), as CloudFormation would have refused the deploy
+    otherwise (policy_gen.rules, what check-template reports as RULE_REFUSED)."""
     account, region = target.account(), target.region
     rendered = (target.parameter("PolicyAccountId"), target.parameter("PolicyRegion"))
-    return Outcome(
-        rendered == (account, region),
-        target.live,
+    refused = _refused_rules(target, account) if target.emulated else []
+    detail = (
         f"PolicyAccountId={rendered[0]} PolicyRegion={rendered[1]}; "
-        f"the stack is in {account}/{region}",
+        f"the stack is in {account}/{region}"
+    )
+    if refused:
+        detail += "; " + "; ".join(f"rule {r.rule} refuses: {r.description}" for r in refused)
+    return Outcome(
+        rendered == (account, region) and not refused,
+        target.live,
+        detail,
         gap="rules" if target.emulated else None,
     )
+
+
+def _refused_rules(target: Target, account: str) -> list[RefusedAssertion]:
+    """The template's assertions the stack's parameters break (none without a template)."""
+    template = target.transformed or {}
+    declared = template.get("Parameters") or {}
+    values = {k: v for k, v in target.parameters().items() if k in declared}
+    resolver = Resolver.for_template(
+        template,
+        values,
+        region=target.region,
+        account=account,
+        partition=target.partition(),
+        stack_name=target.stack_name,
+    )
+    return refused_assertions(template, resolver)
 
 
 def check_key_rotation(target: Target) -> Outcome:

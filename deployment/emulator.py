@@ -83,7 +83,8 @@ EMULATOR_GAPS: dict[str, str] = {
     ),
     "rules": (
         "moto evaluates neither the template's Rules nor parameter constraints "
-        "(AllowedPattern): the account/region assertion is checked explicitly instead"
+        "(AllowedPattern): the Rules are evaluated explicitly instead "
+        "(stack.rendered_for_target, policy_gen.rules)"
     ),
 }
 
