@@ -78,6 +78,7 @@ def test_prod_as_configured_passes(prod: tuple[dict[str, Any], dict[str, str]]) 
         ({"RetainLogs": "Delete"}, "ProdMeetsSecurityControls", "RetainLogs=Retain"),
         ({"AlarmEmail": ""}, "ProdMeetsSecurityControls", "notify someone"),
         ({"EnableWaf": "false"}, "ProdMeetsSecurityControls", "web ACL"),
+        ({"EnableWafLogging": "false"}, "ProdMeetsSecurityControls", "EnableWafLogging=true"),
     ],
 )
 def test_prod_breaking_a_rule_fails_the_rehearsal(
