@@ -364,7 +364,31 @@ def _get_att(resolver: Resolver, argument: Any) -> Any:
             f"Fn::GetAtt on {logical_id!r}: no such resource in the template",
         )
     known = resolver.deployed(logical_id, attribute) if resolver.deployed is not None else None
+    if known is None and attribute == "Arn":
+        known = _function_arn(resolver, logical_id)
     return known if known is not None else Unresolved(f"GetAtt {logical_id}.{attribute}")
+
+
+FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+
+
+def _function_arn(resolver: Resolver, logical_id: str) -> str | None:
+    """A function's ``Arn`` attribute built from its name: the unqualified ARN
+    ``arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`` (CloudFormation template
+    reference, AWS::Lambda::Function return values). With a name known only at deploy
+    (symbolic mode) the name is its stand-in, the same one ``${Fn}`` gives, so
+    ``!Select [6, !Split [":", !GetAtt Fn.Arn]]`` is recognised as the function's name."""
+    resource = resolver.template["Resources"][logical_id]
+    if not isinstance(resource, Mapping) or resource.get("Type") not in FUNCTION_TYPES:
+        return None
+    if not (resolver.partition and resolver.region and resolver.account):
+        return None
+    name = resolver.piece(resolver.resolve({"Ref": logical_id}))
+    if not isinstance(name, str):
+        return None
+    return (
+        f"arn:{resolver.partition}:lambda:{resolver.region}:{resolver.account}:function:{name}"
+    )
 
 
 def _json(value: Any) -> str:
