@@ -156,6 +156,22 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def replace_marked_block(text: str, begin: str, end: str, body: str, *, where: str) -> str:
+    """``text`` with what lies between the marker lines ``begin`` and ``end`` replaced by
+    ``body``: the one way the generators rewrite their part of a hand-written file
+    (template.yaml's request models, README.md's conformance table). Each marker must be
+    there once, ``begin`` first; otherwise a one-line UserError naming ``where``."""
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise UserError(
+            f"{where} must hold the marker lines {begin.strip()!r} and {end.strip()!r} once each"
+        )
+    start = text.index(begin) + len(begin)
+    stop = text.index(end)
+    if stop < start:
+        raise UserError(f"{where}: the marker {end.strip()!r} comes before {begin.strip()!r}")
+    return text[:start] + body + text[stop:]
+
+
 def publish_generated(
     path: Path, text: str, *, check: bool, tool: str, regenerate: str, detail: str = ""
 ) -> int:

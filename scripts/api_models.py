@@ -47,11 +47,11 @@ from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from body_schemas import SchemaError, check_schema, read_schema
+from body_schemas import check_schema, read_schema
 from openapi import HANDLER_DIR, TEMPLATE, handler_environment, load_handler
 
 from sam_project.errors import OneLineArgumentParser, UserError
-from sam_project.files import publish_generated
+from sam_project.files import publish_generated, replace_marked_block
 
 DRAFT_4: Final = "http://json-schema.org/draft-04/schema#"
 API_ID: Final = "Api"
@@ -231,20 +231,7 @@ def render_models(models: Mapping[str, dict[str, Any]]) -> str:
 def check_markers(text: str) -> None:
     """Both generated blocks are delimited once each, in order (before any YAML is read)."""
     for begin, end in ((EVENTS_BEGIN, EVENTS_END), (MODELS_BEGIN, MODELS_END)):
-        _replace_block(text, begin, end, "")
-
-
-def _replace_block(text: str, begin: str, end: str, body: str) -> str:
-    if text.count(begin) != 1 or text.count(end) != 1:
-        raise ModelError(
-            f"the template must hold the marker lines {begin.strip()!r} and "
-            f"{end.strip()!r} once each"
-        )
-    start = text.index(begin) + len(begin)
-    stop = text.index(end)
-    if stop < start:
-        raise ModelError(f"the template's {end.strip()!r} comes before {begin.strip()!r}")
-    return text[:start] + body + text[stop:]
+        replace_marked_block(text, begin, end, "", where="the template")
 
 
 def generate(template_text: str, template: Mapping[str, Any], handler_dir: Path) -> str:
@@ -259,8 +246,13 @@ def generate(template_text: str, template: Mapping[str, Any], handler_dir: Path)
         check_schema(route.schema, document)
         titles[route.schema] = str(document["title"])
         models[titles[route.schema]] = model_of(route.schema, document)
-    text = _replace_block(template_text, EVENTS_BEGIN, EVENTS_END, render_events(routes, titles))
-    return _replace_block(text, MODELS_BEGIN, MODELS_END, render_models(models))
+    events = render_events(routes, titles)
+    text = replace_marked_block(
+        template_text, EVENTS_BEGIN, EVENTS_END, events, where="the template"
+    )
+    return replace_marked_block(
+        text, MODELS_BEGIN, MODELS_END, render_models(models), where="the template"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,11 +274,10 @@ def main(argv: list[str] | None = None) -> int:
 
     template: Path = args.template
     try:
-        check_markers(template.read_text(encoding="utf-8"))
-        text = generate(
-            template.read_text(encoding="utf-8"), load_template(template), args.handler_dir
-        )
-    except (ModelError, SchemaError) as error:
+        source = template.read_text(encoding="utf-8")
+        check_markers(source)
+        text = generate(source, load_template(template), args.handler_dir)
+    except UserError as error:
         print(f"api_models: {error}", file=sys.stderr)
         return 2
     return publish_generated(

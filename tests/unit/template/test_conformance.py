@@ -139,8 +139,11 @@ def test_alarms_without_actions_and_unencrypted_topic(contexts: dict[str, Contex
 
 
 def test_the_markers_must_be_there_once() -> None:
-    with pytest.raises(UserError, match="markers"):
+    with pytest.raises(UserError, match="README.md must hold the marker lines"):
         generator.with_table("no markers", "| table |\n")
+    backwards = f"a\n{generator.END}\nold\n{generator.BEGIN}\nb\n"
+    with pytest.raises(UserError, match="comes before"):
+        generator.with_table(backwards, "new\n")
     both = f"a\n{generator.BEGIN}\nold\n{generator.END}\nb\n"
     assert generator.with_table(both, "new\n") == f"a\n{generator.BEGIN}\nnew\n{generator.END}\nb\n"
 
