@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import yaml
 
-from policy_gen.check_template import check_template
 from policy_gen.partitions import get_partition
 from policy_gen.render import render_policy
-from policy_gen.template import Resolver, parse_template_text
+
+from .test_check_template import report_of
 
 
 def template_with_inline_policy(policy: object) -> str:
@@ -36,12 +36,7 @@ def template_with_inline_policy(policy: object) -> str:
 
 
 def findings(text: str) -> list[tuple[str, str]]:
-    template = parse_template_text(text)
-    resolver = Resolver.for_template(
-        template, {}, region="us-east-1", account="123456789012", partition="aws", stack_name="s"
-    )
-    report = check_template(template, resolver, get_partition("aws"))
-    return [(finding.code, finding.message) for _, finding in report.all_findings()]
+    return [(finding.code, finding.message) for _, finding in report_of(text).all_findings()]
 
 
 def codes(text: str) -> list[str]:
