@@ -93,11 +93,12 @@ def translate(
     return dict(translated)
 
 
-def expand_language_extensions(
+def expand_with_sam_cli(
     template: Mapping[str, Any], parameters: Mapping[str, Any]
 ) -> dict[str, Any]:
     """``template`` after the AWS::LanguageExtensions transform, as SAM CLI runs it
-    locally (its own implementation, samcli.lib.cfn_language_extensions): conditions
+    locally (its own implementation, samcli.lib.cfn_language_extensions; check-template's
+    policy_gen.foreach is a separate, dependency-free expansion of Fn::ForEach alone): conditions
     that depend only on parameters are decided and their ``Fn::If`` resolved, so the
     Serverless transform sees plain values. CloudFormation runs the same transform
     server-side at deploy time. The transform is removed from the result. Every
@@ -168,7 +169,7 @@ def resolve_for_sam(
     # DeletionPolicy/UpdateReplacePolicy from parameters are decided too: SAM copies
     # them to what it generates, and no scanner reads an intrinsic there.
     result = resolve_resource_policies(template, {k: str(v) for k, v in (parameters or {}).items()})
-    expanded = expand_language_extensions(template, dict(parameters or {}))
+    expanded = expand_with_sam_cli(result, dict(parameters or {}))
     for logical_id, resource in (result.get("Resources") or {}).items():
         done = (expanded.get("Resources") or {}).get(logical_id) or {}
         kind = resource.get("Type")
@@ -207,7 +208,7 @@ def resolve_resource_policies(
     """What AWS::LanguageExtensions does to ``DeletionPolicy``/``UpdateReplacePolicy``
     written as ``{"Ref": Parameter}``: the parameter's value (given, else its Default).
 
-    SAM CLI's own local expansion (:func:`expand_language_extensions`), in 1.170, turns
+    SAM CLI's own local expansion (:func:`expand_with_sam_cli`), in 1.170, turns
     the policy of a resource whose Condition is false into AWS::NoValue and then refuses
     it; so the policies are resolved here first, and the expansion sees plain values.
     Any other intrinsic there is refused: CloudFormation's transform alone knows it.
