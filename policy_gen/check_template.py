@@ -272,7 +272,7 @@ def _check_deletion(
     key: Mapping[str, Any],
     groups: list[EncryptedLogGroup],
     report: TemplateReport,
-    resolver: Resolver | None = None,
+    resolver: Resolver,
 ) -> None:
     if deletion_retained(key, resolver):
         return
@@ -319,12 +319,12 @@ def _check_key(
     resolver: Resolver,
     partition: Partition,
     report: TemplateReport,
-    topics: list[EncryptedTopic] | None = None,
+    topics: list[EncryptedTopic],
 ) -> KeyCheck:
     """Validate one key: for its log groups and the publishers of its topics, or (serving
     none) for what makes any key unsafe. A key without KeyPolicy that serves neither has
     KMS's default policy."""
-    publishing = target_topics(topics or [])
+    publishing = target_topics(topics)
     show = display(resolver)
     names = _valid_names(groups, show, report)
     shown = [show(name) for name in names]

@@ -164,7 +164,11 @@ class LogGroupInventory:
             ):
                 self.encrypted.append(
                     EncryptedLogGroup(
-                        logical_id, name, link.key, link.how, deletion_retained(resource)
+                        logical_id,
+                        name,
+                        link.key,
+                        link.how,
+                        deletion_retained(resource, self.resolver),
                     )
                 )
             return True

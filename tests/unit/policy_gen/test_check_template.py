@@ -287,3 +287,17 @@ def test_a_functions_own_logging_config_is_merged_with_the_global_one() -> None:
 """
     )
     assert pairs(text, KeyPolicy=POLICY) == [("LAMBDA_AUTO_LOGGROUP", "Ignoring")]
+
+
+def test_a_group_retained_through_a_parameter_needs_its_key_retained_too() -> None:
+    """DeletionPolicy: !Ref P (AWS::LanguageExtensions) is resolved on the log group as on
+    the key: a group retained by parameter with a key that is deleted is a mismatch."""
+    text = "Transform: [AWS::LanguageExtensions]\n" + BASE.replace(
+        "Parameters:\n",
+        "Parameters:\n  KeepLogs: {Type: String, Default: Retain}\n",
+    ).replace(
+        "  Group:\n    Type: AWS::Logs::LogGroup\n",
+        "  Group:\n    Type: AWS::Logs::LogGroup\n    DeletionPolicy: !Ref KeepLogs\n",
+    )
+    assert run(text, KeyPolicy=POLICY) == {"KEY_DELETION_MISMATCH": "Group"}
+    assert run(text, KeyPolicy=POLICY, KeepLogs="Delete") == {}
